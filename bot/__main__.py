@@ -1,0 +1,98 @@
+"""``python -m bot [run|demo|migrate|keys]`` — the composition root of the process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.logs import configure_logging
+from bot.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="medcab — Кабинет врача, a Telegram bot")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (default): long polling, or a webhook when MEDCAB_PUBLIC_URL is set")
+    demo = sub.add_parser("demo", help="everything local: SQLite, emulators, a chat page in the browser")
+    demo.add_argument("--port", type=int, default=8081, help="port of the chat page / Telegram emulator")
+    demo.add_argument("--data-dir", default=".demo", help="folder for the demo database and keys")
+    demo.add_argument("--no-browser", action="store_true", help="only print the chat page address")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser("keys", help="print fresh encryption keys for the environment")
+    return parser
+
+
+async def _run(settings: Settings) -> None:
+    from bot.keys import build_crypto
+    from bot.runner import run_polling, run_webhook
+    from bot.runtime import build_runtime
+    from storage.migrate import ensure_schema
+
+    token = settings.require_token()
+    crypto = build_crypto(settings)
+    await ensure_schema(settings.database_url)
+    async with build_runtime(settings, token, crypto) as runtime:
+        if settings.public_url:
+            logger.info("starting in webhook mode")
+            await run_webhook(runtime)
+        else:
+            logger.info("starting in polling mode")
+            await run_polling(runtime)
+
+
+async def _migrate(settings: Settings) -> None:
+    from storage.migrate import upgrade
+
+    await upgrade(settings.database_url)
+    print("database schema is up to date")
+
+
+def _keys() -> None:
+    from storage.crypto import generate_key_b64
+
+    print(f"MEDCAB_SECURITY__DATA_KEYS=k1:{generate_key_b64()}")
+    print("MEDCAB_SECURITY__ACTIVE_KEY_ID=k1")
+    print(f"MEDCAB_SECURITY__INDEX_KEY={generate_key_b64()}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    if command == "keys":
+        _keys()
+        return 0
+    from storage.db import DatabaseUnavailable
+    from storage.migrate import SchemaOutdated
+
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        if command == "demo":
+            from bot.demo import run_demo
+
+            asyncio.run(run_demo(settings, port=args.port, data_dir=args.data_dir, open_browser=not args.no_browser))
+        elif command == "migrate":
+            asyncio.run(_migrate(settings))
+        else:
+            asyncio.run(_run(settings))
+    except SettingsError as exc:
+        print(f"medcab: {exc}", file=sys.stderr)
+        return 2
+    except SchemaOutdated as exc:
+        print(f"medcab: {exc}", file=sys.stderr)
+        return 1
+    except DatabaseUnavailable as exc:
+        print(f"medcab: database unavailable: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Outer middlewares on the Update observer, in the order DESIGN.md gives."""

@@ -1,0 +1,116 @@
+"""Everything a running bot holds, built in one place and closed in reverse order.
+
+``python -m bot``, ``demo``, the end-to-end tests and the benchmarks all build the process
+through here, so what is tested is what runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.utils.i18n import I18n
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.dispatcher import build_dispatcher
+from bot.i18n import make_i18n
+from bot.keys import Crypto
+from bot.middlewares.dedup import MemorySeenUpdates, RedisSeenUpdates, SeenUpdates
+from bot.settings import DEFAULT_TELEGRAM_API_URL, Settings
+from services.preferences import LanguageCache
+from storage.db import check_connection, create_engine, make_session_maker
+from storage.fsm import SQLStorage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    session_maker: async_sessionmaker[AsyncSession]
+    i18n: I18n
+    bot: Bot
+    dispatcher: Dispatcher
+    redis: Redis | None
+    webhook_secret: str
+    crypto: Crypto
+
+
+def webhook_secret_for(settings: Settings, token: str) -> str:
+    """The webhook's secret token: the setting, or one derived from the bot token.
+
+    Derived, not random, so every process behind a load balancer checks the same value.
+    """
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    return hmac.new(token.encode(), b"medcab-webhook-secret", hashlib.sha256).hexdigest()
+
+
+def make_bot(token: str, api_url: str) -> Bot:
+    session = AiohttpSession()
+    if api_url != DEFAULT_TELEGRAM_API_URL:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+@asynccontextmanager
+async def build_runtime(settings: Settings, token: str, crypto: Crypto) -> AsyncIterator[Runtime]:
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        await check_connection(engine)
+        session_maker = make_session_maker(engine)
+        i18n = make_i18n(settings.locales_dir, settings.default_locale)
+
+        redis: Redis | None = None
+        fsm_storage: BaseStorage
+        seen: SeenUpdates
+        isolation: BaseEventIsolation
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url)
+            stack.push_async_callback(redis.aclose)
+            await redis.ping()  # type: ignore[misc]  # redis-py types ping() for sync and async clients
+            fsm_storage = RedisStorage(redis)
+            seen = RedisSeenUpdates(redis)
+            isolation = RedisEventIsolation(redis)
+        else:
+            fsm_storage = SQLStorage(session_maker)
+            seen = MemorySeenUpdates()
+            isolation = SimpleEventIsolation()
+        stack.push_async_callback(fsm_storage.close)
+
+        bot = make_bot(token, settings.telegram_api_url)
+        stack.push_async_callback(bot.session.close)
+        dispatcher = build_dispatcher(
+            session_maker=session_maker,
+            i18n=i18n,
+            fsm_storage=fsm_storage,
+            seen_updates=seen,
+            language_cache=LanguageCache(),
+            events_isolation=isolation,
+        )
+        yield Runtime(
+            settings=settings,
+            engine=engine,
+            session_maker=session_maker,
+            i18n=i18n,
+            bot=bot,
+            dispatcher=dispatcher,
+            redis=redis,
+            webhook_secret=webhook_secret_for(settings, token),
+            crypto=crypto,
+        )

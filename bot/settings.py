@@ -1,0 +1,144 @@
+"""One Settings class for the whole process (prefix ``MEDCAB_``, nested with ``__``, ``.env`` read).
+
+Missing or placeholder values fail at start with one line naming the variable: an operator
+should never discover a wrong token by reading a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+# Values people paste from examples and forget to replace.
+_PLACEHOLDERS = re.compile(r"^(|changeme|change-me|change_me|xxx+|todo|your[-_ ].*|<.*>|\.\.\.|123:abc|token)$", re.I)
+# Telegram's token shape: <bot id>:<35 url-safe characters>; the emulator accepts any
+# digits:secret pair, so only the overall shape is checked here.
+_TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; ``str(err)`` is the one line to show the operator."""
+
+
+def _is_placeholder(value: str) -> bool:
+    return bool(_PLACEHOLDERS.match(value.strip()))
+
+
+class SecuritySettings(BaseModel):
+    # "kid:base64key,kid2:base64key" — several keys so data encrypted with an old key still
+    # reads after rotation; new values use ``active_key_id``.
+    data_keys: SecretStr | None = None
+    active_key_id: str | None = None
+    index_key: SecretStr | None = None
+
+
+class NotificationSettings(BaseModel):
+    global_rate: Annotated[float, Field(gt=0)] = 25.0
+    per_chat_rate: Annotated[float, Field(gt=0)] = 1.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MEDCAB_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    database_url: str = "sqlite+aiosqlite:///medcab.db"
+    redis_url: str | None = None
+    public_url: str | None = None
+    web_host: str = "127.0.0.1"
+    web_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    webhook_secret: SecretStr | None = None
+    esia_url: str | None = None
+    fhir_url: str | None = None
+    default_locale: Literal["ru", "en"] = "ru"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Long-poll timeout in seconds; Telegram allows up to 50.
+    polling_timeout: Annotated[int, Field(ge=0, le=50)] = 30
+    locales_dir: Path = Path(__file__).resolve().parent.parent / "locales"
+    security: SecuritySettings = SecuritySettings()
+    notifications: NotificationSettings = NotificationSettings()
+
+    @field_validator("telegram_api_url", "public_url", "esia_url", "fhir_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_https_or_local(self) -> Settings:
+        if self.webhook_secret is not None:
+            secret = self.webhook_secret.get_secret_value()
+            # Telegram's own rule for secret_token.
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+                raise ValueError("MEDCAB_WEBHOOK_SECRET: 1-256 characters A-Z, a-z, 0-9, _ and -")
+        return self
+
+    def require_token(self) -> str:
+        """The bot token for production mode, or a SettingsError naming the variable."""
+        if self.bot_token is None or _is_placeholder(self.bot_token.get_secret_value()):
+            raise SettingsError(
+                "MEDCAB_BOT_TOKEN is not set: put the token from @BotFather into MEDCAB_BOT_TOKEN "
+                "(or .env), or try everything locally with `python -m bot demo`"
+            )
+        token = self.bot_token.get_secret_value().strip()
+        if not _TOKEN_SHAPE.match(token):
+            raise SettingsError("MEDCAB_BOT_TOKEN does not look like a bot token (expected 123456:ABC…)")
+        return token
+
+    def require_security(self) -> SecuritySettings:
+        sec = self.security
+        for name, value in (
+            ("MEDCAB_SECURITY__DATA_KEYS", sec.data_keys),
+            ("MEDCAB_SECURITY__INDEX_KEY", sec.index_key),
+        ):
+            if value is None or _is_placeholder(value.get_secret_value()):
+                raise SettingsError(
+                    f"{name} is not set: generate keys with `python -m bot keys` and put them into the environment"
+                )
+        if not sec.active_key_id or _is_placeholder(sec.active_key_id):
+            raise SettingsError("MEDCAB_SECURITY__ACTIVE_KEY_ID is not set: name one of the ids in DATA_KEYS")
+        return sec
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's multi-line report into one line naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        name = "MEDCAB_" + "__".join(p.upper() for p in loc) if loc else "MEDCAB settings"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if msg.startswith("MEDCAB_"):
+            raise SettingsError(msg) from None
+        raise SettingsError(f"{name}: {msg}") from None

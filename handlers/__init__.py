@@ -1,0 +1,23 @@
+"""Routers of every feature, built fresh by a factory (a Router can have one parent only)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+
+from handlers import cancel, errors, fallback, help, settings, start
+
+
+def get_routers() -> list[Router]:
+    """The routers in the order they must see an update: errors, cancel, features, fallback."""
+    private = Router(name="private")
+    # The cabinet works in private chats only: group chats must never see a doctor's data.
+    private.message.filter(F.chat.type == "private")
+    private.callback_query.filter(F.message.chat.type == "private")
+    private.include_routers(
+        cancel.get_router(),
+        start.get_router(),
+        help.get_router(),
+        settings.get_router(),
+        fallback.get_router(),
+    )
+    return [errors.get_router(), private]

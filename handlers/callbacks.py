@@ -1,0 +1,23 @@
+"""Callback data of the core screens: ids and enums only, never payloads (Telegram allows 64 bytes)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+from services.preferences import Language
+
+
+class MenuAction(StrEnum):
+    MAIN = "main"
+    HELP = "help"
+    SETTINGS = "settings"
+
+
+class MenuCallback(CallbackData, prefix="menu"):
+    action: MenuAction
+
+
+class LanguageCallback(CallbackData, prefix="lang"):
+    language: Language

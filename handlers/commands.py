@@ -1,0 +1,22 @@
+"""The bot's command menu, in each language, as Telegram shows it next to the input field."""
+
+from __future__ import annotations
+
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
+
+from services.errors import N_
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", N_("Main menu")),
+    ("settings", N_("Settings: language")),
+    ("help", N_("Help")),
+    ("cancel", N_("Cancel the current action")),
+)
+
+
+def bot_commands(i18n: I18n, locale: str) -> list[BotCommand]:
+    return [
+        BotCommand(command=command, description=i18n.gettext(description, locale=locale))
+        for command, description in COMMANDS
+    ]

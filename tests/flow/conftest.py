@@ -1,0 +1,81 @@
+"""The flow layer: the production dispatcher (all middlewares and routers) fed updates directly.
+
+The database is a real SQLite file migrated with alembic; Telegram is an in-process session that
+records what the bot said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.dispatcher import build_dispatcher
+from bot.i18n import make_i18n
+from bot.middlewares.dedup import MemorySeenUpdates
+from services.preferences import LanguageCache
+from storage.db import create_engine, make_session_maker
+from storage.fsm import SQLStorage
+from storage.migrate import upgrade
+from tests.support.fake_session import FakeSession, make_fake_bot
+
+LOCALES = Path(__file__).resolve().parents[2] / "locales"
+
+
+class Flow:
+    """A doctor's chat with the bot, as seen from the phone, plus a look into the database."""
+
+    def __init__(
+        self,
+        dp: Dispatcher,
+        bot: Bot,
+        session: FakeSession,
+        engine: AsyncEngine,
+        session_maker: async_sessionmaker[AsyncSession],
+        storage: SQLStorage,
+    ) -> None:
+        self.dp = dp
+        self.bot = bot
+        self.session = session
+        self.engine = engine
+        self.session_maker = session_maker
+        self.storage = storage
+
+    async def feed(self, update: Update) -> FakeSession:
+        self.session.clear()
+        await self.dp.feed_update(self.bot, update)
+        return self.session
+
+
+@pytest.fixture
+async def db_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path}/flow.db"
+    await upgrade(url)
+    return url
+
+
+def make_flow_dispatcher(session_maker: async_sessionmaker[AsyncSession], storage: SQLStorage) -> Dispatcher:
+    return build_dispatcher(
+        session_maker=session_maker,
+        i18n=make_i18n(LOCALES),
+        fsm_storage=storage,
+        seen_updates=MemorySeenUpdates(),
+        language_cache=LanguageCache(),
+    )
+
+
+@pytest.fixture
+async def flow(db_url: str) -> AsyncIterator[Flow]:
+    engine = create_engine(db_url)
+    session_maker = make_session_maker(engine)
+    storage = SQLStorage(session_maker)
+    session = FakeSession()
+    bot = make_fake_bot(session)
+    yield Flow(make_flow_dispatcher(session_maker, storage), bot, session, engine, session_maker, storage)
+    await storage.close()
+    await bot.session.close()
+    await engine.dispose()
