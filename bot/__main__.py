@@ -29,13 +29,16 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _run(settings: Settings) -> None:
     from bot.keys import build_crypto
-    from bot.runner import run_polling, run_webhook
-    from bot.runtime import build_runtime
     from storage.migrate import ensure_schema
 
+    # Settings and the database are checked before aiogram is even imported (seconds on a
+    # small machine), so a mistake is reported at once.
     token = settings.require_token()
     crypto = build_crypto(settings)
     await ensure_schema(settings.database_url)
+
+    from bot.runner import run_polling, run_webhook
+    from bot.runtime import build_runtime
     async with build_runtime(settings, token, crypto) as runtime:
         if settings.public_url:
             logger.info("starting in webhook mode")

@@ -20,7 +20,6 @@ from bot.middlewares.dedup import MemorySeenUpdates
 from services.preferences import LanguageCache
 from storage.db import create_engine, make_session_maker
 from storage.fsm import SQLStorage
-from storage.migrate import upgrade
 from tests.support.fake_session import FakeSession, make_fake_bot
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
@@ -52,10 +51,9 @@ class Flow:
 
 
 @pytest.fixture
-async def db_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path}/flow.db"
-    await upgrade(url)
-    return url
+def db_url(database_url: str) -> str:
+    """Every flow runs on SQLite and on PostgreSQL (see tests/conftest.py)."""
+    return database_url
 
 
 def make_flow_dispatcher(session_maker: async_sessionmaker[AsyncSession], storage: SQLStorage) -> Dispatcher:

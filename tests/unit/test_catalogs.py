@@ -60,7 +60,7 @@ def test_russian_catalog_is_really_russian() -> None:
 def test_catalogs_compile_and_translate(tmp_path: Path) -> None:
     import shutil
 
-    shutil.copytree(LOCALES, tmp_path / "locales")
+    shutil.copytree(LOCALES, tmp_path / "locales", ignore=shutil.ignore_patterns("*.mo"))
     written = compile_catalogs(tmp_path / "locales")
     assert {p.parent.parent.name for p in written} == {"ru", "en"}
     assert compile_catalogs(tmp_path / "locales") == []  # up to date: nothing rewritten
