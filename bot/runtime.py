@@ -20,7 +20,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.fsm.storage.redis import RedisEventIsolation
 from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -32,7 +32,7 @@ from bot.middlewares.dedup import MemorySeenUpdates, RedisSeenUpdates, SeenUpdat
 from bot.settings import DEFAULT_TELEGRAM_API_URL, Settings
 from services.preferences import LanguageCache
 from storage.db import check_connection, create_engine, make_session_maker
-from storage.fsm import SQLStorage
+from storage.fsm import SQLStorage, make_redis_storage
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ async def build_runtime(settings: Settings, token: str, crypto: Crypto) -> Async
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
             await redis.ping()  # type: ignore[misc]  # redis-py types ping() for sync and async clients
-            fsm_storage = RedisStorage(redis)
+            fsm_storage = make_redis_storage(redis)
             seen = RedisSeenUpdates(redis)
             isolation = RedisEventIsolation(redis)
         else:

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import pytest
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
-from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisStorage
 from aiogram.methods import SendMessage
 from redis.asyncio import Redis
 
@@ -17,6 +16,7 @@ from bot.i18n import make_i18n
 from bot.middlewares.dedup import RedisSeenUpdates
 from services.preferences import LanguageCache
 from storage.db import create_engine, make_session_maker
+from storage.fsm import make_redis_storage
 from tests.flow.conftest import LOCALES
 from tests.support import updates
 from tests.support.fake_session import FakeSession, make_fake_bot
@@ -39,7 +39,7 @@ async def test_two_processes_share_state_and_handle_each_update_once(redis: Redi
     session_maker = make_session_maker(engine)
     processes = []
     for _ in range(2):
-        storage = RedisStorage(redis, key_builder=DefaultKeyBuilder(prefix=prefix + ":fsm", with_destiny=True))
+        storage = make_redis_storage(redis, prefix=prefix + ":fsm")
         dp = build_dispatcher(
             session_maker=session_maker,
             i18n=make_i18n(LOCALES),
