@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Sequence
 
 from bot.logs import configure_logging
@@ -64,6 +65,7 @@ def _keys() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
     args = _parser().parse_args(argv)
     command = args.command or "run"
     if command == "keys":
@@ -78,7 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "demo":
             from bot.demo import run_demo
 
-            asyncio.run(run_demo(settings, port=args.port, data_dir=args.data_dir, open_browser=not args.no_browser))
+            asyncio.run(
+                run_demo(
+                    settings, port=args.port, data_dir=args.data_dir, open_browser=not args.no_browser, started=started
+                )
+            )
         elif command == "migrate":
             asyncio.run(_migrate(settings))
         else:

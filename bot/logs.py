@@ -33,3 +33,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # aiogram logs every update at INFO; that is noise at a clinic's volume, kept at DEBUG.
     logging.getLogger("aiogram.event").setLevel(max(logging.WARNING, root.level))
+    # Alembic narrates every migration step; the outcome is what matters in the log.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from aiogram.types import BotCommandScopeDefault
@@ -46,7 +46,9 @@ def bound_port(runner: web.AppRunner) -> int:
     raise RuntimeError("web app is not listening")
 
 
-async def run_polling(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
+async def run_polling(
+    runtime: Runtime, stop: asyncio.Event | None = None, ready: Callable[[], None] | None = None
+) -> None:
     settings = runtime.settings
     async with serve_web(runtime, webhook=False, host=settings.web_host, port=settings.web_port):
         # A webhook left from an earlier deployment would make getUpdates fail with 409.
@@ -62,13 +64,17 @@ async def run_polling(runtime: Runtime, stop: asyncio.Event | None = None) -> No
                 allowed_updates=dp.resolve_used_update_types(),
             )
         )
+        if ready is not None:
+            ready()
         stopper = stop or _signal_event()
         await stopper.wait()
         await dp.stop_polling()
         await polling
 
 
-async def run_webhook(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
+async def run_webhook(
+    runtime: Runtime, stop: asyncio.Event | None = None, ready: Callable[[], None] | None = None
+) -> None:
     settings = runtime.settings
     assert settings.public_url is not None
     async with serve_web(runtime, webhook=True, host=settings.web_host, port=settings.web_port):
@@ -81,6 +87,8 @@ async def run_webhook(runtime: Runtime, stop: asyncio.Event | None = None) -> No
             allowed_updates=dp.resolve_used_update_types(),
         )
         logger.info("webhook registered at %s", settings.public_url + WEBHOOK_PATH)
+        if ready is not None:
+            ready()
         try:
             await (stop or _signal_event()).wait()
         finally:

@@ -32,6 +32,12 @@ class UnitOfWork:
         if self._session is not None:
             await self._session.rollback()
 
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
