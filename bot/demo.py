@@ -40,6 +40,12 @@ def demo_keys(path: Path) -> dict[str, str]:
     return keys
 
 
+def _prepare_folder(data_dir: str) -> tuple[Path, dict[str, str]]:
+    folder = Path(data_dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, demo_keys(folder / "keys.json")
+
+
 def _has_display() -> bool:
     # On a headless machine webbrowser may pick a text-mode browser and take over the terminal.
     return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -54,8 +60,7 @@ async def run_demo(
     from services.uow import UnitOfWork
 
     started = started if started is not None else time.perf_counter()
-    folder = Path(data_dir).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder, keys = await asyncio.to_thread(_prepare_folder, data_dir)
     database_url = f"sqlite+aiosqlite:///{folder / 'medcab.db'}"
     await upgrade(database_url)
 
@@ -73,7 +78,7 @@ async def run_demo(
                 "redis_url": None,
                 "web_port": 0 if port == 0 else port + 1,
                 "polling_timeout": 10,
-                "security": demo_keys(folder / "keys.json"),
+                "security": keys,
             }
         )
         crypto = build_crypto(demo_settings)
