@@ -41,7 +41,7 @@ async def _run(settings: Settings) -> None:
     from bot.runner import run_polling, run_webhook
     from bot.runtime import build_runtime
     async with build_runtime(settings, token, crypto) as runtime:
-        if settings.public_url:
+        if settings.webhook_mode:
             logger.info("starting in webhook mode")
             await run_webhook(runtime)
         else:

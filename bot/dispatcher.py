@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Dispatcher
+from aiogram import BaseMiddleware, Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +22,7 @@ def build_dispatcher(
     seen_updates: SeenUpdates,
     language_cache: LanguageCache,
     events_isolation: BaseEventIsolation | None = None,
+    services: BaseMiddleware | None = None,
 ) -> Dispatcher:
     dp = Dispatcher(storage=fsm_storage, events_isolation=events_isolation)
     # aiogram already put its error, user-context and FSM middlewares first; ours follow in
@@ -29,6 +30,8 @@ def build_dispatcher(
     dp.update.outer_middleware(DeduplicateUpdatesMiddleware(seen_updates))
     dp.update.outer_middleware(DatabaseSessionMiddleware(session_maker))
     dp.update.outer_middleware(LocaleMiddleware(i18n, language_cache))
+    if services is not None:
+        dp.update.outer_middleware(services)
     # Error handlers run outside the locale middleware and need the catalogs.
     dp["i18n"] = i18n
     dp.include_routers(*get_routers())

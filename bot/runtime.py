@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -27,8 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.dispatcher import build_dispatcher
 from bot.i18n import make_i18n
+from bot.identity import Identity, build_identity, security_policy
 from bot.keys import Crypto
 from bot.middlewares.dedup import MemorySeenUpdates, RedisSeenUpdates, SeenUpdates
+from bot.middlewares.services import ServicesMiddleware
 from bot.settings import DEFAULT_TELEGRAM_API_URL, Settings
 from services.preferences import LanguageCache
 from storage.db import check_connection, create_engine, make_session_maker
@@ -48,6 +51,9 @@ class Runtime:
     redis: Redis | None
     webhook_secret: str
     crypto: Crypto
+    identity: Identity | None
+    # Where the web pages send the doctor back: t.me/<bot>, or the chat page in demo.
+    back_url: str = "https://t.me/"
 
 
 def webhook_secret_for(settings: Settings, token: str) -> str:
@@ -95,6 +101,10 @@ async def build_runtime(settings: Settings, token: str, crypto: Crypto) -> Async
 
         bot = make_bot(token, settings.telegram_api_url)
         stack.push_async_callback(bot.session.close)
+        # One HTTP client for ESIA and the register: connection reuse, one place to close it.
+        http = aiohttp.ClientSession()
+        stack.push_async_callback(http.close)
+        identity = build_identity(settings, http)
         dispatcher = build_dispatcher(
             session_maker=session_maker,
             i18n=i18n,
@@ -102,6 +112,7 @@ async def build_runtime(settings: Settings, token: str, crypto: Crypto) -> Async
             seen_updates=seen,
             language_cache=LanguageCache(),
             events_isolation=isolation,
+            services=ServicesMiddleware(crypto, identity, security_policy(settings)),
         )
         yield Runtime(
             settings=settings,
@@ -113,4 +124,6 @@ async def build_runtime(settings: Settings, token: str, crypto: Crypto) -> Async
             redis=redis,
             webhook_secret=webhook_secret_for(settings, token),
             crypto=crypto,
+            identity=identity,
+            back_url=f"https://t.me/{settings.bot_username}" if settings.bot_username else "https://t.me/",
         )

@@ -37,6 +37,38 @@ class SecuritySettings(BaseModel):
     index_key: SecretStr | None = None
 
 
+class SessionSettings(BaseModel):
+    idle_timeout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    max_pin_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    pin_lock_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    sign_in_max_failures: Annotated[int, Field(ge=1, le=50)] = 5
+    sign_in_block_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+
+
+class EsiaSettings(BaseModel):
+    """The system's registration at ESIA (its mnemonic, key and certificate) and ESIA's keys."""
+
+    client_id: str = "MEDCAB01"
+    key_path: Path | None = None
+    cert_path: Path | None = None
+    signer: Literal["gostcrypto", "openssl"] = "gostcrypto"
+    openssl_conf: Path | None = None
+    # ESIA's token-signing keys: several, comma-separated paths, so a rotation breaks nothing.
+    token_keys: str | None = None
+    token_algorithms: str = "RS256"  # noqa: S105 - algorithm names, not a secret
+    issuer: str | None = None  # default: http://<ESIA host>/ as ESIA writes it
+    scope: str = "openid fullname snils"
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+
+class RegisterSettings(BaseModel):
+    """ФРМР (the register of medical workers) lookup service."""
+
+    url: str | None = None
+    api_key: SecretStr | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+
 class NotificationSettings(BaseModel):
     global_rate: Annotated[float, Field(gt=0)] = 25.0
     per_chat_rate: Annotated[float, Field(gt=0)] = 1.0
@@ -66,7 +98,14 @@ class Settings(BaseSettings):
     # Long-poll timeout in seconds; Telegram allows up to 50.
     polling_timeout: Annotated[int, Field(ge=0, le=50)] = 30
     locales_dir: Path = Path(__file__).resolve().parent.parent / "locales"
+    # How updates arrive: "auto" — a webhook when MEDCAB_PUBLIC_URL is set, else long polling.
+    updates: Literal["auto", "polling", "webhook"] = "auto"
+    # The bot's @username, for the «back to the bot» link on web pages (asked from Telegram if unset).
+    bot_username: str | None = None
     security: SecuritySettings = SecuritySettings()
+    session: SessionSettings = SessionSettings()
+    esia: EsiaSettings = EsiaSettings()
+    frmr: RegisterSettings = RegisterSettings()
     notifications: NotificationSettings = NotificationSettings()
 
     @field_validator("telegram_api_url", "public_url", "esia_url", "fhir_url")
@@ -95,13 +134,23 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _webhook_needs_https_or_local(self) -> Settings:
+    def _consistent(self) -> Settings:
         if self.webhook_secret is not None:
             secret = self.webhook_secret.get_secret_value()
             # Telegram's own rule for secret_token.
             if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
                 raise ValueError("MEDCAB_WEBHOOK_SECRET: 1-256 characters A-Z, a-z, 0-9, _ and -")
+        if self.updates == "webhook" and not self.public_url:
+            raise ValueError("MEDCAB_PUBLIC_URL: needed for MEDCAB_UPDATES=webhook")
         return self
+
+    def identity_configured(self) -> bool:
+        """Sign-in with Gosuslugi needs ESIA, the register and a public URL for ESIA's redirect."""
+        return bool(self.esia_url and self.frmr.url and self.public_url and self.esia.key_path)
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.updates == "webhook" or (self.updates == "auto" and self.public_url is not None)
 
     def require_token(self) -> str:
         """The bot token for production mode, or a SettingsError naming the variable."""

@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.runtime import Runtime
+from bot.web_auth import AuthPages
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,16 @@ def build_web_app(runtime: Runtime, *, webhook: bool) -> web.Application:
     app = web.Application()
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", _healthz)
+    if runtime.identity is not None:
+        pages = AuthPages(
+            identity=runtime.identity,
+            session_maker=runtime.session_maker,
+            crypto=runtime.crypto,
+            i18n=runtime.i18n,
+            bot=runtime.bot,
+            back_url=lambda: runtime.back_url,
+        )
+        app.add_routes(pages.routes())
     if webhook:
         SimpleRequestHandler(
             dispatcher=runtime.dispatcher,

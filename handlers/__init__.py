@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 
-from handlers import cancel, errors, fallback, help, settings, start
+from handlers import admin, auth, cancel, errors, fallback, help, settings, start
 
 
 def get_routers() -> list[Router]:
@@ -15,9 +15,11 @@ def get_routers() -> list[Router]:
     private.callback_query.filter(F.message.chat.type == "private")
     private.include_routers(
         cancel.get_router(),
+        auth.get_router(),
         start.get_router(),
         help.get_router(),
         settings.get_router(),
+        admin.get_router(),
         fallback.get_router(),
     )
     return [errors.get_router(), private]

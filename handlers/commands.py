@@ -9,9 +9,12 @@ from services.errors import N_
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("Main menu")),
+    ("login", N_("Sign in with Gosuslugi")),
+    ("profile", N_("My profile: specialty, clinics, accreditation")),
     ("settings", N_("Settings: language")),
     ("help", N_("Help")),
     ("cancel", N_("Cancel the current action")),
+    ("logout", N_("Sign out")),
 )
 
 

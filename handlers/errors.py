@@ -13,11 +13,15 @@ from typing import Any
 from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import ExceptionTypeFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent, Update
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from handlers.auth import PinEntry
+from handlers.formatting import format_params
 from services.errors import DomainError
+from services.identity.access import PinRequired
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +40,25 @@ async def _reply(update: Update, text: str) -> None:
 def get_router() -> Router:
     router = Router(name="errors")
 
-    @router.errors(ExceptionTypeFilter(DomainError))
+    @router.errors(ExceptionTypeFilter(DomainError), ~ExceptionTypeFilter(PinRequired))
     async def domain_error(event: ErrorEvent, i18n: I18n, **data: Any) -> None:
         exc = event.exception
         assert isinstance(exc, DomainError)
         locale = data.get("locale") or i18n.default_locale
         with i18n.context(), i18n.use_locale(locale):
-            text = _(exc.message_id).format(**exc.params)
+            text = _(exc.message_id).format(**format_params(exc.params, locale))
         logger.info("domain error %s on update %s", type(exc).__name__, event.update.update_id)
+        await _reply(event.update, text)
+
+    @router.errors(ExceptionTypeFilter(PinRequired))
+    async def pin_required(event: ErrorEvent, i18n: I18n, **data: Any) -> None:
+        # Idle too long: the next text message is taken as the PIN (and deleted at once).
+        state: FSMContext | None = data.get("state")
+        if state is not None:
+            await state.set_state(PinEntry.waiting)
+        locale = data.get("locale") or i18n.default_locale
+        with i18n.context(), i18n.use_locale(locale):
+            text = _("For your patients' safety, enter your PIN to continue.")
         await _reply(event.update, text)
 
     @router.errors()

@@ -16,9 +16,13 @@ def help_text() -> str:
     return _(
         "<b>Help</b>\n\n"
         "/start — main menu\n"
+        "/login — sign in with Gosuslugi\n"
+        "/profile — your profile: specialty, clinics, accreditation\n"
+        "/pin — set or change the PIN\n"
         "/settings — settings: interface language\n"
         "/cancel — stop the current action and return to the menu\n"
-        "/help — this help\n\n"
+        "/help — this help\n"
+        "/logout — sign out and unlink this Telegram account\n\n"
         "Buttons under messages do the same as the commands. "
         "If something went wrong, send /cancel and start again."
     )

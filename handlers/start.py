@@ -10,9 +10,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.auth import AuthLinks, send_login
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.menu import main_menu_keyboard, main_menu_text
 from handlers.render import edit_or_send, leave_conversation
+from services.identity.linking import LinkService
 from services.preferences import LanguageCache, PreferencesService
 from services.uow import UnitOfWork
 
@@ -37,12 +39,21 @@ def get_router() -> Router:
     router = Router(name="start")
 
     @router.message(CommandStart())
-    async def start(message: Message, state: FSMContext, uow: UnitOfWork, language_cache: LanguageCache) -> None:
+    async def start(
+        message: Message,
+        state: FSMContext,
+        uow: UnitOfWork,
+        language_cache: LanguageCache,
+        link_service: LinkService | None = None,
+        auth_links: AuthLinks | None = None,
+    ) -> None:
         assert message.from_user is not None
         # /start is the one place a new user's row is written: never a write per message.
-        await PreferencesService(uow, language_cache).remember_user(message.from_user.id, message.chat.id)
+        linked = await PreferencesService(uow, language_cache).remember_user(message.from_user.id, message.chat.id)
         await leave_conversation(state)
         await message.answer(greeting(message.from_user.first_name), reply_markup=main_menu_keyboard())
+        if not linked and link_service is not None:
+            await send_login(message, link_service, auth_links)
 
     @router.callback_query(MenuCallback.filter(F.action == MenuAction.MAIN))
     async def main_menu(query: CallbackQuery, state: FSMContext) -> None:

@@ -66,11 +66,12 @@ class PreferencesService:
             self._cache.put(telegram_user_id, language)
         return language
 
-    async def remember_user(self, telegram_user_id: int, chat_id: int) -> str:
-        """Record a user who said /start (one write per /start, not per message); returns the language."""
+    async def remember_user(self, telegram_user_id: int, chat_id: int) -> bool:
+        """Record a user who said /start (one write per /start, not per message); True if already
+        linked to a doctor."""
         account = await TelegramAccountRepository(self._uow.session).upsert(telegram_user_id, chat_id)
         await self._uow.commit()
-        return account.locale
+        return account.doctor_id is not None
 
     async def set_language(self, telegram_user_id: int, chat_id: int, language: str) -> Language:
         if language not in SUPPORTED_LANGUAGES:

@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.dispatcher import build_dispatcher
 from bot.i18n import make_i18n
+from bot.identity import Identity
+from bot.keys import Crypto
 from bot.middlewares.dedup import MemorySeenUpdates
+from bot.middlewares.services import ServicesMiddleware
+from services.identity.access import SecurityPolicy
+from storage.crypto import BlindIndex, FieldCipher, generate_key
 from services.preferences import LanguageCache
 from storage.db import create_engine, make_session_maker
 from storage.fsm import SQLStorage
@@ -56,13 +61,24 @@ def db_url(database_url: str) -> str:
     return database_url
 
 
-def make_flow_dispatcher(session_maker: async_sessionmaker[AsyncSession], storage: SQLStorage) -> Dispatcher:
+def make_test_crypto() -> Crypto:
+    return Crypto(cipher=FieldCipher({"t1": generate_key()}, "t1"), index=BlindIndex(generate_key()))
+
+
+def make_flow_dispatcher(
+    session_maker: async_sessionmaker[AsyncSession],
+    storage: SQLStorage,
+    crypto: Crypto | None = None,
+    identity: Identity | None = None,
+    policy: SecurityPolicy | None = None,
+) -> Dispatcher:
     return build_dispatcher(
         session_maker=session_maker,
         i18n=make_i18n(LOCALES),
         fsm_storage=storage,
         seen_updates=MemorySeenUpdates(),
         language_cache=LanguageCache(),
+        services=ServicesMiddleware(crypto or make_test_crypto(), identity, policy or SecurityPolicy()),
     )
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, TextClause, bindparam, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine
 from storage.migrate import SchemaOutdated, current, downgrade, ensure_schema, head_revision, upgrade
-from storage.models import Base
+from storage.models import Base, UTCDateTime
 
-TABLES = {
+CORE_TABLES = {
     "alembic_version",
     "audit_events",
     "clinic_roles",
@@ -24,6 +25,17 @@ TABLES = {
     "patients",
     "telegram_accounts",
 }
+IDENTITY_TABLES = {
+    "consents",
+    "doctor_positions",
+    "doctor_security",
+    "esia_auth_requests",
+    "esia_tokens",
+    "link_tokens",
+    "sign_in_failures",
+}
+TABLES = CORE_TABLES | IDENTITY_TABLES
+HEAD = "0002"
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -45,7 +57,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
 async def test_upgrade_from_empty_and_back(empty_database_url: str) -> None:
     assert await current(empty_database_url) is None
     await upgrade(empty_database_url)
-    assert await current(empty_database_url) == head_revision() == "0001"
+    assert await current(empty_database_url) == head_revision() == HEAD
     await upgrade(empty_database_url)  # already at head: nothing to do
     engine = create_engine(empty_database_url)
     try:
@@ -58,16 +70,115 @@ async def test_upgrade_from_empty_and_back(empty_database_url: str) -> None:
     finally:
         await engine.dispose()
     await upgrade(empty_database_url)
-    assert await current(empty_database_url) == "0001"
+    assert await current(empty_database_url) == HEAD
 
 
 async def test_ensure_schema(empty_database_url: str) -> None:
     if empty_database_url.startswith("sqlite"):
         await ensure_schema(empty_database_url)  # SQLite migrates itself at start-up
-        assert await current(empty_database_url) == "0001"
+        assert await current(empty_database_url) == HEAD
         return
     # PostgreSQL is migrated as a deploy step; a process never races others to do it.
-    with pytest.raises(SchemaOutdated, match=r"revision none, this version needs 0001; run `python -m bot migrate`"):
+    with pytest.raises(SchemaOutdated, match=rf"revision none, this version needs {HEAD}; run `python -m bot migrate`"):
         await ensure_schema(empty_database_url)
     await upgrade(empty_database_url)
     await ensure_schema(empty_database_url)
+
+
+PROFILE_COLUMNS = {
+    "register_id",
+    "accreditation_kind",
+    "accreditation_specialty",
+    "accreditation_number",
+    "accreditation_valid_until",
+    "profile_refreshed_at",
+    "esia_trusted",
+}
+
+
+async def _columns(engine: AsyncEngine, table: str) -> set[str]:
+    async with engine.connect() as connection:
+        columns = await connection.run_sync(lambda c: inspect(c).get_columns(table))
+    return {column["name"] for column in columns}
+
+
+def _at(statement: str) -> TextClause:
+    return text(statement).bindparams(bindparam("t", datetime(2026, 12, 1, 9, tzinfo=UTC), type_=UTCDateTime()))
+
+
+async def test_identity_revision_down_and_up_keeps_the_core_data(empty_database_url: str) -> None:
+    """0002 on a database with data, and back: the ``doctors`` columns go without touching the rows
+    that refer to doctors (on SQLite a table copy-and-swap would have fired their ON DELETE)."""
+    await upgrade(empty_database_url, "0001")
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                _at(
+                    "INSERT INTO clinics (id, name, short_name, timezone, created_at) "
+                    "VALUES (1, 'ГБ1', 'ГБ1', 'UTC', :t)"
+                )
+            )
+            await connection.execute(
+                _at(
+                    "INSERT INTO doctors (id, last_name, first_name, esia_oid, created_at, updated_at) "
+                    "VALUES (1, 'Петрова', 'Анна', '1000123456', :t, :t)"
+                )
+            )
+            await connection.execute(
+                _at(
+                    "INSERT INTO telegram_accounts (telegram_user_id, chat_id, doctor_id, linked_at, created_at, "
+                    "updated_at) VALUES (7000000001, 7000000001, 1, :t, :t, :t)"
+                )
+            )
+            await connection.execute(
+                text("INSERT INTO clinic_roles (doctor_id, clinic_id, role) VALUES (1, 1, 'admin')")
+            )
+
+        await upgrade(empty_database_url)
+        assert await current(empty_database_url) == HEAD
+        assert await _columns(engine, "doctors") >= PROFILE_COLUMNS
+        async with engine.begin() as connection:
+            # The existing doctor got the server default.
+            trusted = (await connection.execute(text("SELECT esia_trusted FROM doctors WHERE id = 1"))).scalar_one()
+            assert trusted in (False, 0)
+            await connection.execute(
+                text("UPDATE doctors SET register_id = 'FRMR-1', esia_trusted = TRUE WHERE id = 1")
+            )
+            await connection.execute(
+                _at(
+                    "INSERT INTO consents (doctor_id, kind, version, accepted_at, created_at) "
+                    "VALUES (1, 'personal_data', '1', :t, :t)"
+                )
+            )
+            await connection.execute(
+                _at(
+                    "INSERT INTO link_tokens (token_hash, telegram_user_id, chat_id, created_at, expires_at) "
+                    "VALUES ('h', 7000000001, 7000000001, :t, :t)"
+                )
+            )
+            await connection.execute(
+                _at(
+                    "INSERT INTO doctor_security (doctor_id, pin_hash, failed_attempts, updated_at) "
+                    "VALUES (1, 'x', 2, :t)"
+                )
+            )
+
+        await downgrade(empty_database_url, "0001")
+        assert await current(empty_database_url) == "0001"
+        assert await _tables(engine) == CORE_TABLES
+        assert not PROFILE_COLUMNS & await _columns(engine, "doctors")
+        async with engine.connect() as connection:
+            doctor = (await connection.execute(text("SELECT id, esia_oid, last_name FROM doctors"))).all()
+            assert [tuple(row) for row in doctor] == [(1, "1000123456", "Петрова")]
+            account = (await connection.execute(text("SELECT doctor_id FROM telegram_accounts"))).scalar_one()
+            assert account == 1
+            roles = (await connection.execute(text("SELECT doctor_id, clinic_id, role FROM clinic_roles"))).all()
+            assert [tuple(row) for row in roles] == [(1, 1, "admin")]
+
+        await upgrade(empty_database_url)
+        assert await _tables(engine) == TABLES
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_diff) == []
+    finally:
+        await engine.dispose()

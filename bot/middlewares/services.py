@@ -1,0 +1,50 @@
+"""Per-update services: built from the update's unit of work and the process's shared clients.
+
+Construction does no I/O, so doing it for every update costs next to nothing, and handlers stay
+free of wiring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+
+from services.audit import AuditQueryService
+from services.identity.access import AccessService, SecurityPolicy
+from services.identity.linking import LinkService
+from services.identity.profile import ProfileService
+from services.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from bot.identity import Identity
+    from bot.keys import Crypto
+
+
+class ServicesMiddleware(BaseMiddleware):
+    def __init__(self, crypto: Crypto, identity: Identity | None, policy: SecurityPolicy) -> None:
+        self._crypto = crypto
+        self._identity = identity
+        self._policy = policy
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        uow: UnitOfWork = data["uow"]
+        cipher, index, identity = self._crypto.cipher, self._crypto.index, self._identity
+        data["access"] = AccessService(uow, self._policy, cipher)
+        data["audit_query"] = AuditQueryService(uow)
+        if identity is not None:
+            data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
+            data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)
+            data["auth_links"] = identity.links
+        else:
+            data["link_service"] = None
+            data["profiles"] = ProfileService(uow, cipher)
+            data["auth_links"] = None
+        return await handler(event, data)

@@ -1,0 +1,1 @@
+"""Who the doctor is: ESIA sign-in, the register of medical workers, consent, PIN and sessions."""
