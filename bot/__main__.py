@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-browser", action="store_true", help="only print the chat page address")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("keys", help="print fresh encryption keys for the environment")
+    audit = sub.add_parser("audit", help="the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain: exit 1 if any row was edited, deleted or inserted")
     return parser
 
 
@@ -47,6 +50,24 @@ async def _run(settings: Settings) -> None:
         else:
             logger.info("starting in polling mode")
             await run_polling(runtime)
+
+
+async def _audit_verify(settings: Settings) -> int:
+    from storage.db import check_connection, create_engine, make_session_maker
+    from storage.repositories.audit import AuditRepository
+
+    engine = create_engine(settings.database_url)
+    try:
+        await check_connection(engine)
+        async with make_session_maker(engine)() as session:
+            result = await AuditRepository(session).verify()
+    finally:
+        await engine.dispose()
+    if result.ok:
+        print(f"audit log intact: {result.checked} events, chain verified")
+        return 0
+    print(f"audit log BROKEN at event {result.first_broken_id}: {result.reason} ({result.checked} events checked)")
+    return 1
 
 
 async def _migrate(settings: Settings) -> None:
@@ -87,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         elif command == "migrate":
             asyncio.run(_migrate(settings))
+        elif command == "audit":
+            return asyncio.run(_audit_verify(settings))
         else:
             asyncio.run(_run(settings))
     except SettingsError as exc:

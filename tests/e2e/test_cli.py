@@ -119,3 +119,40 @@ def test_bad_data_keys_are_named(tmp_path: Path, bad: str) -> None:
     result = run_bot(tmp_path, MEDCAB_BOT_TOKEN=TOKEN, **env)
     assert result.returncode == 2
     assert one_line(result.stderr).startswith("medcab: MEDCAB_SECURITY__DATA_KEYS:")
+
+
+def test_audit_verify_detects_an_edited_or_deleted_row(tmp_path: Path) -> None:
+    import asyncio
+
+    from storage.db import create_engine, make_session_maker
+    from storage.repositories.audit import AuditRepository
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/a.db"
+    assert run_bot(tmp_path, "migrate", MEDCAB_DATABASE_URL=url).returncode == 0
+
+    async def write_events() -> None:
+        engine = create_engine(url)
+        async with make_session_maker(engine)() as session:
+            repo = AuditRepository(session)
+            for i in range(5):
+                await repo.append(f"tg:{i}", "sign_in", "esia", None, "ok")
+            await session.commit()
+        await engine.dispose()
+
+    asyncio.run(write_events())
+    ok = run_bot(tmp_path, "audit", "verify", MEDCAB_DATABASE_URL=url)
+    assert ok.returncode == 0 and "5 events" in ok.stdout
+
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        db.execute("UPDATE audit_events SET outcome = 'denied' WHERE id = 3")
+    edited = run_bot(tmp_path, "audit", "verify", MEDCAB_DATABASE_URL=url)
+    assert edited.returncode == 1 and "BROKEN at event 3" in edited.stdout
+
+    asyncio.run(write_events())
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        db.execute("UPDATE audit_events SET outcome = 'ok' WHERE id = 3")
+        db.execute("DELETE FROM audit_events WHERE id = 7")
+    deleted = run_bot(tmp_path, "audit", "verify", MEDCAB_DATABASE_URL=url)
+    assert deleted.returncode == 1 and "BROKEN" in deleted.stdout
