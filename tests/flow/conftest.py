@@ -21,8 +21,8 @@ from bot.keys import Crypto
 from bot.middlewares.dedup import MemorySeenUpdates
 from bot.middlewares.services import ServicesMiddleware
 from services.identity.access import SecurityPolicy
-from storage.crypto import BlindIndex, FieldCipher, generate_key
 from services.preferences import LanguageCache
+from storage.crypto import BlindIndex, FieldCipher, generate_key
 from storage.db import create_engine, make_session_maker
 from storage.fsm import SQLStorage
 from tests.support.fake_session import FakeSession, make_fake_bot
