@@ -264,7 +264,7 @@ def get_router() -> Router:
 
     @router.message(Command("logout"))
     async def logout(
-        message: Message, state: FSMContext, access: AccessService, auth_links: AuthLinks, bot: Bot
+        message: Message, state: FSMContext, access: AccessService, auth_links: AuthLinks | None, bot: Bot
     ) -> None:
         assert message.from_user is not None
         await state.clear()
@@ -272,7 +272,7 @@ def get_router() -> Router:
             await message.answer(_("You are not signed in. To sign in: /login"))
             return
         markup = None
-        if auth_links.esia_logout_url:
+        if auth_links is not None and auth_links.esia_logout_url:
             markup = InlineKeyboardMarkup(
                 inline_keyboard=[[InlineKeyboardButton(text=_("Sign out of Gosuslugi too"), url=auth_links.esia_logout_url)]]
             )

@@ -183,7 +183,10 @@ class EsiaClient:
         if str(identity["sub"]) != oid:
             raise EsiaError("invalid_token", "id_token subject differs from the access token's")
         raw_subject = identity.get("urn:esia:sbj")
-        subject: dict[str, Any] = raw_subject if isinstance(raw_subject, dict) else {}
+        # Published samples name the members both ways ("is_tru" and "urn:esia:sbj:is_tru").
+        subject: dict[str, Any] = {}
+        if isinstance(raw_subject, dict):
+            subject = {str(k).removeprefix("urn:esia:sbj:"): v for k, v in raw_subject.items()}
         expires_in = body.get("expires_in", 3600)
         try:
             lifetime = int(expires_in)  # ESIA sends a number or a string

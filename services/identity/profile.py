@@ -81,7 +81,8 @@ class ProfileService:
 
     async def refresh(self, telegram_user_id: int) -> Profile:
         """Fetch the person from ESIA and the register again (needs a live ESIA session)."""
-        assert self._cipher is not None and self._esia is not None and self._register is not None
+        if self._cipher is None or self._esia is None or self._register is None:
+            raise DomainError(N_("Sign-in with Gosuslugi is not configured on this server. Contact the administrator."))
         session = self._uow.session
         doctor_id = await self._doctor_id(telegram_user_id)
         doctor = await DoctorRepository(session).get(doctor_id)

@@ -1,0 +1,1 @@
+"""Helpers shared by the ESIA and ЕГИСЗ/ФРМР emulators (never by the application)."""
