@@ -12,6 +12,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bot.settings import Settings, SettingsError
 from handlers.auth import AuthLinks
@@ -52,6 +56,21 @@ def _read(path: Path, name: str) -> bytes:
         raise SettingsError(f"{name}: cannot read {path} ({exc.strerror})") from None
 
 
+def _classify_key(pem: bytes) -> tuple[str, bytes]:
+    """ESIA publishes certificates; RS256 needs the RSA public key in them, GOST the certificate."""
+    if b"BEGIN PUBLIC KEY" in pem:
+        return "rsa", pem
+    if b"BEGIN CERTIFICATE" not in pem:
+        return "unknown", pem
+    try:
+        public_key = x509.load_pem_x509_certificate(pem).public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return "gost", pem  # cryptography does not know GOST keys; services.signing does
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "rsa", public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    return "unknown", pem
+
+
 def build_identity(settings: Settings, http: aiohttp.ClientSession) -> Identity | None:
     if not settings.identity_configured():
         return None
@@ -68,12 +87,18 @@ def build_identity(settings: Settings, http: aiohttp.ClientSession) -> Identity 
     if not key_paths:
         raise SettingsError("MEDCAB_ESIA__TOKEN_KEYS: paths of ESIA's token-signing keys (PEM), comma-separated")
     algorithms = frozenset(a.strip() for a in esia.token_algorithms.split(",") if a.strip())
-    pems = [_read(p, "MEDCAB_ESIA__TOKEN_KEYS") for p in key_paths]
-    keys = TokenKeys(
-        rsa_public_pems=[p for p in pems if b"PUBLIC KEY" in p],
-        gost_certificates=[p for p in pems if b"CERTIFICATE" in p],
-        algorithms=algorithms,
-    )
+    rsa_keys: list[bytes] = []
+    gost_certificates: list[bytes] = []
+    for path in key_paths:
+        pem = _read(path, "MEDCAB_ESIA__TOKEN_KEYS")
+        kind, material = _classify_key(pem)
+        if kind == "rsa":
+            rsa_keys.append(material)
+        elif kind == "gost":
+            gost_certificates.append(material)
+        else:
+            raise SettingsError(f"MEDCAB_ESIA__TOKEN_KEYS: {path} is neither an RSA key nor a GOST certificate")
+    keys = TokenKeys(rsa_public_pems=rsa_keys, gost_certificates=gost_certificates, algorithms=algorithms)
     issuer = esia.issuer or f"http://{urlsplit(settings.esia_url).netloc}/"
     config = EsiaConfig(
         base_url=settings.esia_url,

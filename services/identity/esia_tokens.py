@@ -17,8 +17,12 @@ from typing import Any
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
+from joserfc.jws import JWSRegistry
 
 from services.signing.gost import Certificate
+
+# ESIA's headers carry its own members ("ver", "sbt"); joserfc refuses unknown ones by default.
+_ESIA_JWS = JWSRegistry(strict_check_header=False)
 
 RS256 = "RS256"
 GOST = "GOST3410_2012_256"
@@ -65,7 +69,7 @@ def verify_signature(token: str, keys: TokenKeys) -> dict[str, Any]:
     if alg == RS256:
         for pem in keys.rsa_public_pems:
             try:
-                jws.deserialize_compact(token, RSAKey.import_key(pem), algorithms=[RS256])
+                jws.deserialize_compact(token, RSAKey.import_key(pem), algorithms=[RS256], registry=_ESIA_JWS)
                 return claims
             except JoseError:
                 continue

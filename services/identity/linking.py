@@ -201,7 +201,8 @@ class LinkService:
                     if exc.error in ("invalid_token", "invalid_response")
                     else problem_for_esia_error(exc.error, exc.description)
                 )
-                detail = exc.code or exc.error
+                # The description of our own token checks names the failed check (no token content).
+                detail = exc.code or (f"{exc.error}: {exc.description}" if exc.error == "invalid_token" else exc.error)
         if problem is not None:
             return await self._fail(outcome, problem, detail, now)
 
@@ -257,12 +258,13 @@ class LinkService:
             return SignInProblem.DELETED
         if person.verifying and not person.trusted:
             return SignInProblem.VERIFYING
+        # A simplified account lacks SNILS; adding it is the first step towards confirmation.
+        if not person.snils:
+            return SignInProblem.NO_SNILS
         if not person.trusted or not confirmed:
             return SignInProblem.UNCONFIRMED
         if person.status != "REGISTERED":
             return SignInProblem.REFUSED
-        if not person.snils:
-            return SignInProblem.NO_SNILS
         return None
 
     async def _store_profile(

@@ -1,0 +1,245 @@
+"""Linking a Telegram account to ESIA end to end: the chat, the browser, ESIA and ФРМР emulators.
+
+The browser is played by an aiohttp client following the redirects exactly as a browser would
+(the ESIA emulator's test hook signs in as the chosen persona instead of showing its page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from emulators.egisz.server import EgiszEmulator
+from emulators.esia.server import EsiaEmulator
+from emulators.telegram.server import TelegramEmulator
+from bot.settings import load_settings
+from tests.e2e.conftest import e2e_settings, running_bot
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "esia"
+DOCTOR = 880_001
+OTHER = 880_002
+
+
+@dataclass
+class Stack:
+    telegram: TelegramEmulator
+    esia: EsiaEmulator
+    egisz: EgiszEmulator
+    database_url: str
+    http: aiohttp.ClientSession
+
+    async def login_url(self, user_id: int) -> str:
+        self.telegram.create_user(user_id, "Сергей", language_code="ru")
+        self.telegram.user_sends(user_id, "/login")
+        message = await self.telegram.wait_for_message(user_id, lambda m: "Госуслуг" in m.text, timeout=10)
+        markup = message.reply_markup or {}
+        [[button]] = markup["inline_keyboard"] if isinstance(markup, dict) else markup.inline_keyboard
+        url = button["url"] if isinstance(button, dict) else button.url
+        assert url and "t=" in url
+        return str(url)
+
+    async def browse(self, url: str, max_hops: int = 6) -> tuple[int, str, str]:
+        """Follow redirects like a browser; returns (status, final url, body)."""
+        for _ in range(max_hops):
+            async with self.http.get(url, allow_redirects=False) as response:
+                if response.status in (301, 302, 303, 307):
+                    url = response.headers["Location"]
+                    continue
+                return response.status, url, await response.text()
+        raise AssertionError("too many redirects")
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, e2e_database_url: str, emulator: TelegramEmulator) -> AsyncIterator[Stack]:
+    esia, egisz = EsiaEmulator(), EgiszEmulator()
+    await esia.start(port=0)
+    await egisz.start(port=0)
+    async with aiohttp.ClientSession() as http:
+        yield Stack(emulator, esia, egisz, e2e_database_url, http)
+    await esia.stop()
+    await egisz.stop()
+
+
+async def identity_settings(stack: Stack, tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+    # ESIA's token-signing certificate, downloaded the way an operator would get it.
+    token_key = tmp_path / "esia.pem"
+    async with stack.http.get(stack.esia.base_url + "/public/esia.pem") as response:
+        token_key.write_bytes(await response.read())
+    base = e2e_settings(stack.telegram, stack.database_url)
+    values = base.model_dump()
+    values.update(
+        public_url=f"http://127.0.0.1:{base.web_port}",
+        updates="polling",
+        esia_url=stack.esia.base_url,
+        esia={
+            "key_path": FIXTURES / "client.key",
+            "cert_path": FIXTURES / "client.pem",
+            "token_keys": str(token_key),
+            "issuer": stack.esia.settings.issuer,
+            "timeout_seconds": 2.0,
+        },
+        frmr={"url": stack.egisz.base_url, "api_key": "medcab-egisz-test-key"},
+        **overrides,
+    )
+    return load_settings(**values)
+
+
+async def raw_rows(database_url: str, sql: str) -> list[tuple[object, ...]]:
+    from sqlalchemy import text
+
+    from storage.db import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(r) for r in (await conn.execute(text(sql))).all()]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_doctor_links_consents_and_sets_a_pin(stack: Stack, tmp_path: Path) -> None:
+    stack.esia.sign_in_as("ivanov")
+    async with running_bot(await identity_settings(stack, tmp_path), "polling"):
+        url = await stack.login_url(DOCTOR)
+        status, _, page = await stack.browse(url)
+        assert status == 200 and 'data-outcome="ok"' in page and "Вход выполнен" in page
+        linked = await stack.telegram.wait_for_message(DOCTOR, lambda m: "Аккаунт связан" in m.text, timeout=10)
+        assert "Иванов С. А." in linked.text and "ГБУЗ" in linked.text
+        assert "Согласие на обработку персональных данных" in linked.text
+
+        stack.telegram.press_button(DOCTOR, linked.message_id, text="✅ Согласен(на)")
+        await stack.telegram.wait_for_message(DOCTOR, lambda m: "Придумайте PIN-код" in m.text, timeout=10)
+        for _ in range(2):
+            sent = stack.telegram.user_sends(DOCTOR, "2580")
+            await stack.telegram.wait_for_message(DOCTOR, lambda m: "PIN" in m.text, timeout=10)
+            await stack.telegram.wait_for_calls("deleteMessage", count=1, timeout=5)
+            assert sent.message_id in {int(c.params["message_id"]) for c in stack.telegram.call_log("deleteMessage")}
+        await stack.telegram.wait_for_message(DOCTOR, lambda m: "PIN-код сохранён" in m.text, timeout=10)
+
+        stack.telegram.user_sends(DOCTOR, "/profile")
+        profile = await stack.telegram.wait_for_message(DOCTOR, lambda m: "Профиль" in m.text, timeout=10)
+        assert "Иванов Сергей Александрович" in profile.text
+
+    # SNILS, tokens and the PIN are nowhere in the database in clear.
+    cells: list[str] = []
+    for table in ("doctors", "esia_tokens", "doctor_security", "esia_auth_requests", "audit_events", "link_tokens"):
+        for row in await raw_rows(stack.database_url, f"SELECT * FROM {table}"):  # noqa: S608 - fixed names
+            cells += [str(cell) for cell in row]
+    dump = " ".join(cells)
+    raw_file = Path(stack.database_url.split("///", 1)[1]).read_bytes()
+    for secret in ("112-233-445 95", "11223344595"):
+        assert secret.encode() not in raw_file
+    assert "112-233-445 95" not in dump and "11223344595" not in dump and "2580" not in dump
+    assert "eyJ" not in dump  # no JWT
+    ops = [row[0] for row in await raw_rows(stack.database_url, "SELECT operation FROM audit_events ORDER BY id")]
+    assert ops[:2] == ["sign_in_started", "link"] and "consent" in ops and "pin_set" in ops
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        ("cancel", "Вход на Госуслугах отменён"),
+        ("sidorov", "не подтверждена"),
+        ("orlova", "ещё проходит подтверждение"),
+        ("kuznetsova", "нет проверенного СНИЛС"),
+        ("fedorov", "удалена"),
+        ("morozov", "Вас нет в Федеральном регистре медицинских работников"),
+        ("nikitina", "Вход на Госуслугах отменён"),
+    ],
+)
+async def test_sign_in_problems_are_explained_and_nothing_is_linked(
+    stack: Stack, tmp_path: Path, outcome: str, expected: str
+) -> None:
+    stack.esia.queue_outcome(outcome)
+    async with running_bot(await identity_settings(stack, tmp_path), "polling"):
+        url = await stack.login_url(DOCTOR)
+        status, _, page = await stack.browse(url)
+        assert status == 200 and 'data-outcome="fail"' in page and expected in page
+        message = await stack.telegram.wait_for_message(DOCTOR, lambda m: expected in m.text, timeout=10)
+        assert message.text.startswith("⚠️")
+    assert await raw_rows(stack.database_url, "SELECT doctor_id FROM telegram_accounts WHERE doctor_id IS NOT NULL") == []
+    assert await raw_rows(stack.database_url, "SELECT count(*) FROM doctors") == [(0,)]
+
+
+@pytest.mark.parametrize(("endpoint", "kind"), [("token", "html500"), ("token", "unavailable"), ("person", "slow"), ("persons", "html500")])
+async def test_esia_or_register_down_links_nothing_and_says_try_later(
+    stack: Stack, tmp_path: Path, endpoint: str, kind: str
+) -> None:
+    stack.esia.sign_in_as("ivanov")
+    target = stack.egisz if endpoint == "persons" else stack.esia
+    target.fail_next(endpoint, kind, count=1, delay=5.0)
+    async with running_bot(await identity_settings(stack, tmp_path), "polling"):
+        url = await stack.login_url(DOCTOR)
+        _, _, page = await stack.browse(url)
+        assert "не отвечают" in page
+        message = await stack.telegram.wait_for_message(DOCTOR, lambda m: "не отвечают" in m.text, timeout=15)
+        assert message.reply_markup, "a fresh sign-in button is offered"
+    assert await raw_rows(stack.database_url, "SELECT count(*) FROM doctors") == [(0,)]
+
+
+async def test_link_and_state_are_single_use(stack: Stack, tmp_path: Path) -> None:
+    stack.esia.sign_in_as("ivanov")
+    async with running_bot(await identity_settings(stack, tmp_path), "polling"):
+        url = await stack.login_url(DOCTOR)
+        async with stack.http.get(url, allow_redirects=False) as first:
+            assert first.status == 302
+            authorize = first.headers["Location"]
+        status, _, page = await stack.browse(url)
+        assert status == 410 and "устарела или уже использована" in page
+        async with stack.http.get(authorize, allow_redirects=False) as esia_answer:
+            callback = esia_answer.headers["Location"]
+        assert 'data-outcome="ok"' in (await stack.browse(callback))[2]
+        status, _, page = await stack.browse(callback)
+        assert "устарела или уже использована" in page
+
+
+async def test_a_second_telegram_account_cannot_take_a_linked_identity(stack: Stack, tmp_path: Path) -> None:
+    stack.esia.sign_in_as("ivanov")
+    async with running_bot(await identity_settings(stack, tmp_path), "polling"):
+        await stack.browse(await stack.login_url(DOCTOR))
+        await stack.telegram.wait_for_message(DOCTOR, lambda m: "Аккаунт связан" in m.text, timeout=10)
+        _, _, page = await stack.browse(await stack.login_url(OTHER))
+        assert "уже связана с другим аккаунтом Telegram" in page
+        await stack.telegram.wait_for_message(OTHER, lambda m: "уже связана" in m.text, timeout=10)
+        warning = await stack.telegram.wait_for_message(DOCTOR, lambda m: "Кто-то пытался" in m.text, timeout=10)
+        assert warning.text.startswith("⚠️")
+    rows = await raw_rows(stack.database_url, "SELECT telegram_user_id FROM telegram_accounts WHERE doctor_id IS NOT NULL")
+    assert rows == [(DOCTOR,)]
+
+
+async def test_repeated_failures_block_sign_in_for_a_while(stack: Stack, tmp_path: Path) -> None:
+    stack.esia.queue_outcome(*["cancel"] * 5)
+    settings = await identity_settings(stack, tmp_path, session={"sign_in_max_failures": 3})
+    async with running_bot(settings, "polling"):
+        for _ in range(3):
+            _, _, page = await stack.browse(await stack.login_url(DOCTOR))
+        assert "Вход приостановлен до" in page
+        stack.telegram.user_sends(DOCTOR, "/login")
+        blocked = await stack.telegram.wait_for_message(
+            DOCTOR, lambda m: m.text.startswith("Слишком много неудачных попыток входа"), timeout=10
+        )
+        assert "(МСК)" in blocked.text
+
+
+async def test_logout_offers_esia_logout(stack: Stack, tmp_path: Path) -> None:
+    stack.esia.sign_in_as("ivanov")
+    async with running_bot(await identity_settings(stack, tmp_path), "polling"):
+        await stack.browse(await stack.login_url(DOCTOR))
+        await stack.telegram.wait_for_message(DOCTOR, lambda m: "Аккаунт связан" in m.text, timeout=10)
+        stack.telegram.user_sends(DOCTOR, "/logout")
+        bye = await stack.telegram.wait_for_message(DOCTOR, lambda m: "Вы вышли" in m.text, timeout=10)
+        markup = bye.reply_markup or {}
+        [[button]] = markup["inline_keyboard"] if isinstance(markup, dict) else markup.inline_keyboard
+        logout_url = button["url"] if isinstance(button, dict) else button.url
+        assert re.search(r"/idp/ext/Logout\?client_id=MEDCAB01&redirect_url=", logout_url)
+        status, final, page = await stack.browse(logout_url)
+        assert status == 200 and "Вы вышли из Госуслуг" in page
+        assert stack.esia.logouts
+    assert await raw_rows(stack.database_url, "SELECT count(*) FROM esia_tokens") == [(0,)]
+    await asyncio.sleep(0)
