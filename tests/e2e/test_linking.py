@@ -15,10 +15,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.settings import load_settings
 from emulators.egisz.server import EgiszEmulator
 from emulators.esia.server import EsiaEmulator
 from emulators.telegram.server import TelegramEmulator
-from bot.settings import load_settings
 from tests.e2e.conftest import e2e_settings, running_bot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "esia"
@@ -129,7 +129,7 @@ async def test_a_doctor_links_consents_and_sets_a_pin(stack: Stack, tmp_path: Pa
     # SNILS, tokens and the PIN are nowhere in the database in clear.
     cells: list[str] = []
     for table in ("doctors", "esia_tokens", "doctor_security", "esia_auth_requests", "audit_events", "link_tokens"):
-        for row in await raw_rows(stack.database_url, f"SELECT * FROM {table}"):  # noqa: S608 - fixed names
+        for row in await raw_rows(stack.database_url, f"SELECT * FROM {table}"):
             cells += [str(cell) for cell in row]
     dump = " ".join(cells)
     raw_file = Path(stack.database_url.split("///", 1)[1]).read_bytes()
@@ -238,7 +238,7 @@ async def test_logout_offers_esia_logout(stack: Stack, tmp_path: Path) -> None:
         [[button]] = markup["inline_keyboard"] if isinstance(markup, dict) else markup.inline_keyboard
         logout_url = button["url"] if isinstance(button, dict) else button.url
         assert re.search(r"/idp/ext/Logout\?client_id=MEDCAB01&redirect_url=", logout_url)
-        status, final, page = await stack.browse(logout_url)
+        status, _, page = await stack.browse(logout_url)
         assert status == 200 and "Вы вышли из Госуслуг" in page
         assert stack.esia.logouts
     assert await raw_rows(stack.database_url, "SELECT count(*) FROM esia_tokens") == [(0,)]
