@@ -180,7 +180,9 @@ def get_router() -> Router:
     async def consent(query: CallbackQuery, callback_data: ConsentCallback, state: FSMContext, access: AccessService) -> None:
         accepted = await access.record_consent(query.from_user.id, callback_data.action is ConsentAction.ACCEPT)
         if accepted:
-            await edit_or_send(query, consent_text() + "\n\n" + _("✅ Consent given."), None)
+            # Keep what the message said (who was linked, the consent text) and add the answer.
+            shown = query.message.html_text if isinstance(query.message, Message) else consent_text()
+            await edit_or_send(query, shown + "\n\n" + _("✅ Consent given."), None)
             await query.answer()
             await state.set_state(PinSetup.first)
             if query.message is not None and query.bot is not None:
