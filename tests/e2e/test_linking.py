@@ -158,3 +158,29 @@ async def test_logout_offers_esia_logout(stack: Stack, tmp_path: Path) -> None:
         assert stack.esia.logouts
     assert await raw_rows(stack.database_url, "SELECT count(*) FROM esia_tokens") == [(0,)]
     await asyncio.sleep(0)
+
+
+async def test_no_token_snils_or_pin_reaches_the_log(
+    stack: Stack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    stack.esia.sign_in_as("ivanov")
+    async with running_bot(await identity_settings(stack, tmp_path), "polling"):
+        await stack.browse(await stack.login_url(DOCTOR))
+        linked = await stack.telegram.wait_for_message(DOCTOR, lambda m: "Аккаунт связан" in m.text, timeout=10)
+        stack.telegram.press_button(DOCTOR, linked.message_id, text="✅ Согласен(на)")
+        await stack.telegram.wait_for_message(DOCTOR, lambda m: "Придумайте PIN-код" in m.text, timeout=10)
+        for _ in range(2):
+            stack.telegram.user_sends(DOCTOR, "2580")
+            await stack.telegram.wait_for_message(DOCTOR, lambda m: "PIN" in m.text, timeout=10)
+        await stack.telegram.wait_for_message(DOCTOR, lambda m: "PIN-код сохранён" in m.text, timeout=10)
+    log = "\n".join(record.getMessage() for record in caplog.records)
+    assert len(caplog.records) > 10  # the log was really captured
+    for secret in ("112-233-445 95", "11223344595", "eyJ", TOKEN_SECRET, "client_secret="):
+        assert secret not in log, secret
+    assert not re.search(r"\b2580\b", log)
+
+
+TOKEN_SECRET = "E2E-medcab-emulator-token-abcdef"
