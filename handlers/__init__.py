@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from aiogram import F, Router
 
-from handlers import admin, auth, cancel, errors, fallback, help, settings, start
+from handlers import admin, auth, cancel, errors, fallback, help, patients, settings, start
+from handlers.filters import magic
 
 
 def get_routers() -> list[Router]:
     """The routers in the order they must see an update: errors, cancel, features, fallback."""
     private = Router(name="private")
     # The cabinet works in private chats only: group chats must never see a doctor's data.
-    private.message.filter(F.chat.type == "private")
-    private.callback_query.filter(F.message.chat.type == "private")
+    private.message.filter(magic(F.chat.type == "private"))
+    private.callback_query.filter(magic(F.message.chat.type == "private"))
     private.include_routers(
         cancel.get_router(),
         auth.get_router(),
@@ -20,6 +21,7 @@ def get_routers() -> list[Router]:
         help.get_router(),
         settings.get_router(),
         admin.get_router(),
+        patients.get_router(),
         fallback.get_router(),
     )
     return [errors.get_router(), private]

@@ -23,6 +23,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date, format_datetime
 
+from handlers.filters import magic
 from handlers.formatting import format_moment
 from handlers.menu import main_menu_keyboard
 from handlers.render import edit_or_send
@@ -203,7 +204,7 @@ def get_router() -> Router:
         await state.set_state(PinSetup.first)
         await message.answer(pin_prompt())
 
-    @router.message(StateFilter(PinSetup.first), F.text)
+    @router.message(StateFilter(PinSetup.first), magic(F.text))
     async def pin_first(message: Message, state: FSMContext) -> None:
         await _delete_quietly(message)
         assert message.text is not None
@@ -217,7 +218,7 @@ def get_router() -> Router:
         await state.set_state(PinSetup.repeat)
         await message.answer(_("Send the same PIN once more to confirm it."))
 
-    @router.message(StateFilter(PinSetup.repeat), F.text)
+    @router.message(StateFilter(PinSetup.repeat), magic(F.text))
     async def pin_repeat(message: Message, state: FSMContext, access: AccessService) -> None:
         await _delete_quietly(message)
         assert message.text is not None and message.from_user is not None
@@ -231,7 +232,7 @@ def get_router() -> Router:
         await state.clear()
         await message.answer(_("✅ PIN saved. The cabinet is ready."), reply_markup=main_menu_keyboard())
 
-    @router.message(StateFilter(PinEntry.waiting), F.text)
+    @router.message(StateFilter(PinEntry.waiting), magic(F.text))
     async def pin_entry(message: Message, state: FSMContext, access: AccessService, locale: str) -> None:
         await _delete_quietly(message)
         assert message.text is not None and message.from_user is not None

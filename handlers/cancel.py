@@ -10,8 +10,8 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import lazy_gettext as __
 
+from handlers.filters import magic
 from handlers.menu import main_menu_keyboard
 
 
@@ -19,8 +19,7 @@ def get_router() -> Router:
     router = Router(name="cancel")
 
     @router.message(Command("cancel"))
-    @router.message(F.text.casefold().in_({"отмена", "cancel"}))
-    @router.message(F.text == __("❌ Cancel"))
+    @router.message(magic(F.text.casefold().in_({"отмена", "cancel"})))
     async def cancel(message: Message, state: FSMContext) -> None:
         if await state.get_state() is None:
             await message.answer(_("There is nothing to cancel."), reply_markup=main_menu_keyboard())

@@ -11,6 +11,7 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.filters import magic
 from handlers.menu import main_menu_keyboard
 
 # Telegram commands are at most 32 characters; longer "commands" are shown cut.
@@ -20,7 +21,7 @@ _MAX_SHOWN_COMMAND = 33
 def get_router() -> Router:
     router = Router(name="fallback")
 
-    @router.message(F.text.startswith("/"))
+    @router.message(magic(F.text.startswith("/")))
     async def unknown_command(message: Message) -> None:
         assert message.text is not None
         command = message.text.split(maxsplit=1)[0]
@@ -30,7 +31,7 @@ def get_router() -> Router:
             _("I don't know the command {command}. The list of commands: /help").format(command=escape(command))
         )
 
-    @router.message(F.text)
+    @router.message(magic(F.text))
     async def unknown_text(message: Message) -> None:
         await message.answer(
             _("I didn't understand that. Choose an action in the menu or send /help."),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import F, Router
-from aiogram.filters import CommandStart
+from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from handlers.auth import AuthLinks, send_login
 from handlers.callbacks import MenuAction, MenuCallback
+from handlers.filters import magic
 from handlers.menu import main_menu_keyboard, main_menu_text
 from handlers.render import edit_or_send, leave_conversation
 from services.identity.linking import LinkService
@@ -54,6 +55,13 @@ def get_router() -> Router:
         await message.answer(greeting(message.from_user.first_name), reply_markup=main_menu_keyboard())
         if not linked and link_service is not None:
             await send_login(message, link_service, auth_links)
+
+    @router.message(Command("menu"))
+    @router.message(magic(F.text.casefold().in_({"меню", "menu"})))
+    async def menu(message: Message, state: FSMContext) -> None:
+        # The menu without the greeting, and without /start's write of the user's row.
+        await leave_conversation(state)
+        await message.answer(main_menu_text(), reply_markup=main_menu_keyboard())
 
     @router.callback_query(MenuCallback.filter(F.action == MenuAction.MAIN))
     async def main_menu(query: CallbackQuery, state: FSMContext) -> None:
