@@ -29,7 +29,7 @@ from storage.migrate import upgrade
 logger = logging.getLogger(__name__)
 
 FIXTURES = Path(__file__).resolve().parent / "demo_fixtures"
-DEMO_REGISTER_KEY = "medcab-demo-register-key"  # noqa: S105 - the demo register's made-up key
+DEMO_REGISTER_KEY = "medcab-demo-register-key"
 DEMO_BOT_USERNAME = "medcab_demo_bot"
 DEMO_BOT_NAME = "Кабинет врача (демо)"
 

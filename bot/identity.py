@@ -15,7 +15,7 @@ import aiohttp
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
 from bot.settings import Settings, SettingsError
 from handlers.auth import AuthLinks
@@ -59,7 +59,11 @@ def _read(path: Path, name: str) -> bytes:
 def _classify_key(pem: bytes) -> tuple[str, bytes]:
     """ESIA publishes certificates; RS256 needs the RSA public key in them, GOST the certificate."""
     if b"BEGIN PUBLIC KEY" in pem:
-        return "rsa", pem
+        try:
+            key = load_pem_public_key(pem)
+        except (ValueError, UnsupportedAlgorithm):
+            return "gost", pem  # a bare GOST public key, as ESIA's emulator publishes one
+        return ("rsa", pem) if isinstance(key, rsa.RSAPublicKey) else ("unknown", pem)
     if b"BEGIN CERTIFICATE" not in pem:
         return "unknown", pem
     try:

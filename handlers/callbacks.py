@@ -11,6 +11,7 @@ from services.preferences import Language
 
 class MenuAction(StrEnum):
     MAIN = "main"
+    PATIENTS = "patients"
     HELP = "help"
     SETTINGS = "settings"
 

@@ -10,6 +10,7 @@ from services.errors import N_
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("Main menu")),
     ("login", N_("Sign in with Gosuslugi")),
+    ("patients", N_("Find a patient")),
     ("profile", N_("My profile: specialty, clinics, accreditation")),
     ("settings", N_("Settings: language")),
     ("help", N_("Help")),

@@ -18,6 +18,7 @@ def help_text() -> str:
         "/start — main menu\n"
         "/login — sign in with Gosuslugi\n"
         "/profile — your profile: specialty, clinics, accreditation\n"
+        "/patients — find a patient by surname or policy number\n"
         "/pin — set or change the PIN\n"
         "/settings — settings: interface language\n"
         "/cancel — stop the current action and return to the menu\n"

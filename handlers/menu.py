@@ -29,6 +29,11 @@ def _main_menu_keyboard(locale: str) -> InlineKeyboardMarkup:
         inline_keyboard=[
             [
                 InlineKeyboardButton(
+                    text=_("🔎 Patients"), callback_data=MenuCallback(action=MenuAction.PATIENTS).pack()
+                )
+            ],
+            [
+                InlineKeyboardButton(
                     text=_("⚙️ Settings"), callback_data=MenuCallback(action=MenuAction.SETTINGS).pack()
                 ),
                 InlineKeyboardButton(text=_("❓ Help"), callback_data=MenuCallback(action=MenuAction.HELP).pack()),

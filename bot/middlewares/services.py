@@ -16,6 +16,7 @@ from services.audit import AuditQueryService
 from services.identity.access import AccessService, SecurityPolicy
 from services.identity.linking import LinkService
 from services.identity.profile import ProfileService
+from services.patients import PatientLookupService
 from services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class ServicesMiddleware(BaseMiddleware):
         cipher, index, identity = self._crypto.cipher, self._crypto.index, self._identity
         data["access"] = AccessService(uow, self._policy, cipher)
         data["audit_query"] = AuditQueryService(uow)
+        data["patients"] = PatientLookupService(uow, cipher, index, self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
             data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)

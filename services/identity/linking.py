@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.audit import AuditService, tg_actor
+from services.identity.clinic_roles import sync_clinic_roles
 from services.identity.errors import SignInFailed, SignInProblem
 from services.identity.esia_client import EsiaClient, EsiaError, EsiaPerson, EsiaUnavailable, Pkce
 from services.identity.register import MedicalWorker, RegisterClient, RegisterUnavailable
@@ -304,6 +305,8 @@ class LinkService:
                 for p in worker.positions
             ],
         )
+        # Positions in our clinics (matched by the organisation's OID) become clinic roles.
+        await sync_clinic_roles(self._uow, doctor_id)
 
     async def _fail(self, outcome: LinkOutcome, problem: SignInProblem, detail: str, now: datetime) -> LinkOutcome:
         assert outcome.telegram_user_id is not None

@@ -19,7 +19,8 @@ from services.errors import N_, DomainError
 # scrypt with N=2**15, r=8, p=1: ~64 MiB·ops, about 0.1 s here — slow for a guesser, fine once.
 _N, _R, _P = 2**15, 8, 1
 _MAXMEM = 128 * _R * _N * 2
-PIN_PATTERN = re.compile(r"^\d{4,6}$")
+# ASCII digits only: \d also matches "２５８０" or "٢٥٨٠", which would never match a PIN typed as 2580.
+PIN_PATTERN = re.compile(r"^[0-9]{4,6}$")
 
 
 class PinRejected(DomainError):

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
 from services.identity.access import NotLinked
+from services.identity.clinic_roles import sync_clinic_roles
 from services.identity.esia_client import EsiaClient, EsiaError, EsiaUnavailable
 from services.identity.register import RegisterClient, RegisterUnavailable
 from services.uow import UnitOfWork
@@ -131,6 +132,7 @@ class ProfileService:
                     for p in worker.positions
                 ],
             )
+            await sync_clinic_roles(self._uow, doctor_id)
         await AuditService(self._uow).record(doctor_actor(doctor_id), "profile_refresh", "doctor", doctor_id)
         await self._uow.commit()
         return await self.profile(telegram_user_id)

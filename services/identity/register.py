@@ -16,7 +16,15 @@ import aiohttp
 
 
 class RegisterUnavailable(Exception):
-    pass
+    """No usable answer: down, slow, an HTML page, our key refused (401), the request refused
+    (400 ``invalid_snils``) or a malformed body. Never to be read as "not a medical worker":
+    only a 404 ``{"found": false}`` means that. ``status`` and ``error`` (the register's error
+    code) tell the cases apart in logs; the SNILS itself is never in the message."""
+
+    def __init__(self, reason: str, status: int | None = None, error: str | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,8 @@ class RegisterClient:
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
             ) as response:
-                status, text = response.status, await response.text()
+                # An error page need not be UTF-8: decoding must never be what fails.
+                status, text = response.status, await response.text(errors="replace")
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise RegisterUnavailable(type(exc).__name__) from exc
         try:
@@ -82,10 +91,15 @@ class RegisterClient:
         if status == 404 and isinstance(body, dict) and body.get("found") is False:
             return None
         if status != 200 or not isinstance(body, dict) or not isinstance(body.get("person"), dict):
-            raise RegisterUnavailable(f"HTTP {status}")
+            error = body.get("error") if isinstance(body, dict) else None
+            error = str(error)[:64] if error else None
+            raise RegisterUnavailable(f"HTTP {status}" + (f" {error}" if error else ""), status, error)
         if body.get("found") is False:
             return None
-        return self._parse(body["person"])
+        try:
+            return self._parse(body["person"])
+        except (AttributeError, TypeError) as exc:  # e.g. a position that is not an object
+            raise RegisterUnavailable("malformed register answer", status) from exc
 
     @staticmethod
     def _parse(person: dict[str, Any]) -> MedicalWorker:

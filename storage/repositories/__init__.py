@@ -5,7 +5,7 @@ The service layer owns the transaction (``services.uow.UnitOfWork``) and decides
 
 from storage.repositories.audit import AuditRepository, ChainVerification, event_hash
 from storage.repositories.clinic_roles import ClinicRoleRepository
-from storage.repositories.clinics import ClinicRepository, InvalidTimezone
+from storage.repositories.clinics import ClinicRepository, InvalidOrganizationOid, InvalidTimezone
 from storage.repositories.consents import ConsentRepository
 from storage.repositories.doctor_profiles import DoctorNotFound, DoctorProfileRepository, PositionData, ProfileFields
 from storage.repositories.doctors import DoctorRepository, doctor_snils_hash
@@ -31,6 +31,7 @@ __all__ = [
     "EsiaAccess",
     "EsiaAuthRequestRepository",
     "EsiaTokenRepository",
+    "InvalidOrganizationOid",
     "InvalidTimezone",
     "LinkTokenRepository",
     "PatientData",

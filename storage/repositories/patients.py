@@ -5,7 +5,7 @@ Lookups go through blind indexes only; the database never sees a name or a numbe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -128,6 +128,33 @@ class PatientRepository:
 
     async def find_by_snils(self, clinic_id: int, snils: str) -> Sequence[PatientRecord]:
         return await self._find(clinic_id, Patient.snils_hash == self._snils_hash(snils))
+
+    async def search(
+        self,
+        clinic_ids: Collection[int],
+        *,
+        last_name: str | None = None,
+        policy_number: str | None = None,
+        limit: int,
+    ) -> Sequence[PatientRecord]:
+        """Patients of any of ``clinic_ids`` with this surname (as ``find_by_last_name`` matches it)
+        or this policy number; at most ``limit``, by clinic and id. Only those rows are decrypted."""
+        if (last_name is None) == (policy_number is None):
+            raise ValueError("search by exactly one of last_name and policy_number")
+        if not clinic_ids or limit < 1:
+            return []
+        condition = (
+            Patient.last_name_index == self._index.digest(LAST_NAME_PURPOSE, last_name)
+            if last_name is not None
+            else Patient.policy_index == self._policy_index(policy_number or "")
+        )
+        rows = await self._session.scalars(
+            select(Patient)
+            .where(Patient.clinic_id.in_(set(clinic_ids)), condition)
+            .order_by(Patient.clinic_id, Patient.id)
+            .limit(limit)
+        )
+        return [self.decrypt(patient) for patient in rows]
 
     async def reencrypt(self, patient_id: int) -> bool:
         """Re-encrypt the row's fields under the active key; True when something changed.

@@ -77,8 +77,9 @@ async def test_demo_starts_greets_and_stops(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "demo" / "medcab.db") as db:
         clinics = db.execute("SELECT name, timezone FROM clinics").fetchall()
         patients = db.execute("SELECT last_name FROM patients").fetchall()
-    assert clinics == [("ГБУЗ «Городская поликлиника № 1» (демо)", "Europe/Moscow")]
-    assert len(patients) == 4 and all("Петрова" not in row[0] for row in patients)  # encrypted at rest
+    assert ("ГБУЗ «Городская поликлиника № 1» (демо)", "Europe/Moscow") in clinics
+    assert {tz for _, tz in clinics} == {"Europe/Moscow", "Asia/Vladivostok"}
+    assert len(patients) >= 4 and all("Петрова" not in row[0] for row in patients)  # encrypted at rest
 
     # A second start reuses the data (same keys), seeds nothing twice.
     process, url, _ = await start_demo(tmp_path / "demo")
@@ -87,4 +88,4 @@ async def test_demo_starts_greets_and_stops(tmp_path: Path) -> None:
     finally:
         assert await stop_demo(process) == 0
     with sqlite3.connect(tmp_path / "demo" / "medcab.db") as db:
-        assert db.execute("SELECT count(*) FROM clinics").fetchone() == (1,)
+        assert db.execute("SELECT count(*) FROM clinics").fetchone() == (len(clinics),)

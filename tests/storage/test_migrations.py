@@ -35,7 +35,7 @@ IDENTITY_TABLES = {
     "sign_in_failures",
 }
 TABLES = CORE_TABLES | IDENTITY_TABLES
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _diff(connection: Connection) -> list[Any]:
