@@ -117,15 +117,20 @@ class EsiaClient:
     def config(self) -> EsiaConfig:
         return self._config
 
-    async def authorization_url(self, state: str, pkce: Pkce) -> str:
+    def _secret_fields(self, state: str) -> SecretFields:
+        """The signed fields of a request; built in one place so /ac and /te cannot drift apart."""
         cfg = self._config
-        fields = SecretFields(
+        return SecretFields(
             client_id=cfg.client_id,
             scope=cfg.scope,
             timestamp=esia_timestamp(self._clock()),
             state=state,
             redirect_uri=cfg.redirect_uri,
         )
+
+    async def authorization_url(self, state: str, pkce: Pkce) -> str:
+        cfg = self._config
+        fields = self._secret_fields(state)
         params = {
             "client_id": cfg.client_id,
             "client_certificate_hash": self._signer.certificate_hash,
@@ -148,13 +153,7 @@ class EsiaClient:
     async def exchange_code(self, code: str, code_verifier: str) -> EsiaIdentity:
         cfg = self._config
         state = str(uuid.uuid4())  # a new state for /te, as ESIA wants; its echo is checked below
-        fields = SecretFields(
-            client_id=cfg.client_id,
-            scope=cfg.scope,
-            timestamp=esia_timestamp(self._clock()),
-            state=state,
-            redirect_uri=cfg.redirect_uri,
-        )
+        fields = self._secret_fields(state)
         form = {
             "client_id": cfg.client_id,
             "code": code,

@@ -72,6 +72,21 @@ class LinkOutcome:
     notify_holder_chat_id: int | None = None
 
 
+def register_positions(worker: MedicalWorker) -> list[PositionData]:
+    """The register's positions as stored rows."""
+    return [
+        PositionData(
+            organization_oid=p.organization_oid,
+            organization_name=p.organization_name,
+            position=p.position,
+            specialty=p.specialty,
+            role=Role.ADMIN if p.role == "admin" else Role.DOCTOR,
+            start_date=p.start_date,
+        )
+        for p in worker.positions
+    ]
+
+
 def short_name(last_name: str, first_name: str, middle_name: str | None) -> str:
     initials = "".join(f" {part[0]}." for part in (first_name, middle_name or "") if part)
     return f"{last_name}{initials}"
@@ -291,20 +306,7 @@ class LinkService:
             profile_refreshed_at=now,
             esia_trusted=True,
         )
-        await profiles.replace_positions(
-            doctor_id,
-            [
-                PositionData(
-                    organization_oid=p.organization_oid,
-                    organization_name=p.organization_name,
-                    position=p.position,
-                    specialty=p.specialty,
-                    role=Role.ADMIN if p.role == "admin" else Role.DOCTOR,
-                    start_date=p.start_date,
-                )
-                for p in worker.positions
-            ],
-        )
+        await profiles.replace_positions(doctor_id, register_positions(worker))
         # Positions in our clinics (matched by the organisation's OID) become clinic roles.
         await sync_clinic_roles(self._uow, doctor_id)
 

@@ -10,11 +10,11 @@ from services.errors import N_, DomainError
 from services.identity.access import NotLinked
 from services.identity.clinic_roles import sync_clinic_roles
 from services.identity.esia_client import EsiaClient, EsiaError, EsiaUnavailable
+from services.identity.linking import register_positions
 from services.identity.register import RegisterClient, RegisterUnavailable
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
-from storage.models.clinic_role import Role
-from storage.repositories.doctor_profiles import DoctorProfileRepository, PositionData
+from storage.repositories.doctor_profiles import DoctorProfileRepository
 from storage.repositories.doctors import DoctorRepository
 from storage.repositories.esia_tokens import EsiaTokenRepository
 from storage.repositories.telegram_accounts import TelegramAccountRepository
@@ -118,20 +118,7 @@ class ProfileService:
                 accreditation_number=worker.accreditation_number,
                 accreditation_valid_until=worker.accreditation_valid_until,
             )
-            await profiles.replace_positions(
-                doctor_id,
-                [
-                    PositionData(
-                        organization_oid=p.organization_oid,
-                        organization_name=p.organization_name,
-                        position=p.position,
-                        specialty=p.specialty,
-                        role=Role.ADMIN if p.role == "admin" else Role.DOCTOR,
-                        start_date=p.start_date,
-                    )
-                    for p in worker.positions
-                ],
-            )
+            await profiles.replace_positions(doctor_id, register_positions(worker))
             await sync_clinic_roles(self._uow, doctor_id)
         await AuditService(self._uow).record(doctor_actor(doctor_id), "profile_refresh", "doctor", doctor_id)
         await self._uow.commit()
