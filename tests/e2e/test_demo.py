@@ -63,11 +63,40 @@ async def chat_with_bot(url: str, user_id: int) -> str:
     raise AssertionError("the bot did not greet")
 
 
+async def sign_in_through_the_demo(url: str, user_id: int) -> str:
+    """The «Войти через Госуслуги» button → the ESIA emulator's page → pick Иванов → our result page."""
+    async with aiohttp.ClientSession() as http:
+        login_url = None
+        for _ in range(20):
+            async with http.get(url + f"_emulator/chats/{user_id}/messages", params={"after": 0, "wait": 1}) as r:
+                body = await r.json()
+            for message in body.get("result", body)["messages"]:
+                for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+                    login_url = login_url or next((b["url"] for b in row if b.get("url")), None)
+            if login_url:
+                break
+        assert login_url, "no sign-in button"
+        async with http.get(login_url, allow_redirects=False) as start:
+            assert start.status == 302
+            authorize = start.headers["Location"]
+        async with http.get(authorize) as page:
+            signin_page = await page.text()
+            assert page.status == 200, signin_page[:300]
+        rid = re.search(r'name="rid" value="([^"]+)"', signin_page)
+        action = re.search(r'<form method="post" action="([^"]+)"', signin_page)
+        assert rid and action, signin_page[:500]
+        esia_base = authorize.split("/aas/")[0]
+        async with http.post(esia_base + action[1], data={"rid": rid[1], "persona": "ivanov"}) as result:
+            return await result.text()
+
+
 async def test_demo_starts_greets_and_stops(tmp_path: Path) -> None:
     process, url, seconds = await start_demo(tmp_path / "demo")
     try:
         greeting = await chat_with_bot(url, 4242)
         assert greeting.startswith("Здравствуйте, Мария!")
+        result_page = await sign_in_through_the_demo(url, 4242)
+        assert 'data-outcome="ok"' in result_page
     finally:
         code = await stop_demo(process)
     assert code == 0
