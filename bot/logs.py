@@ -35,3 +35,6 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("aiogram.event").setLevel(max(logging.WARNING, root.level))
     # Alembic narrates every migration step; the outcome is what matters in the log.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # While a backlog drains, the one-second delivery timer finds the previous run still going
+    # and APScheduler warns each time; that is the intended coalescing, not a problem.
+    logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, root.level))

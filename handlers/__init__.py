@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from aiogram import F, Router
 
-from handlers import admin, auth, cancel, errors, fallback, help, patients, settings, start
+from handlers import (
+    admin,
+    announcements,
+    auth,
+    cancel,
+    errors,
+    fallback,
+    help,
+    notifications,
+    patients,
+    settings,
+    start,
+)
 from handlers.filters import magic
 
 
@@ -21,6 +33,8 @@ def get_routers() -> list[Router]:
         help.get_router(),
         settings.get_router(),
         admin.get_router(),
+        announcements.get_router(),
+        notifications.get_router(),
         patients.get_router(),
         fallback.get_router(),
     )

@@ -14,6 +14,7 @@ class MenuAction(StrEnum):
     PATIENTS = "patients"
     HELP = "help"
     SETTINGS = "settings"
+    NOTIFICATIONS = "notifications"
 
 
 class MenuCallback(CallbackData, prefix="menu"):

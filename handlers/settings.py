@@ -40,7 +40,10 @@ def settings_keyboard(current: str) -> InlineKeyboardMarkup:
         )
         for language, name in LANGUAGE_NAMES.items()
     ]
-    return InlineKeyboardMarkup(inline_keyboard=[languages, [back_to_menu_button()]])
+    notifications = InlineKeyboardButton(
+        text=_("🔔 Notifications"), callback_data=MenuCallback(action=MenuAction.NOTIFICATIONS).pack()
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[languages, [notifications], [back_to_menu_button()]])
 
 
 def get_router() -> Router:

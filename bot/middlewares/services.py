@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 
+from services.announcements import AnnouncementService
 from services.audit import AuditQueryService
 from services.identity.access import AccessService, SecurityPolicy
 from services.identity.linking import LinkService
 from services.identity.profile import ProfileService
+from services.notification_settings import NotificationSettingsService
 from services.patients import PatientLookupService
+from services.reminders import ReminderActions
 from services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -38,7 +41,10 @@ class ServicesMiddleware(BaseMiddleware):
     ) -> Any:
         uow: UnitOfWork = data["uow"]
         cipher, index, identity = self._crypto.cipher, self._crypto.index, self._identity
-        data["access"] = AccessService(uow, self._policy, cipher)
+        access = data["access"] = AccessService(uow, self._policy, cipher)
+        data["notification_settings"] = NotificationSettingsService(uow, access)
+        data["reminder_actions"] = ReminderActions(uow)
+        data["announcements"] = AnnouncementService(uow, access)
         data["audit_query"] = AuditQueryService(uow)
         data["patients"] = PatientLookupService(uow, cipher, index, self._policy)
         if identity is not None:

@@ -1,5 +1,6 @@
 """All tables; importing this package makes ``Base.metadata`` complete (migrations compare against it)."""
 
+from storage.models.announcement import Announcement
 from storage.models.audit_event import OUTCOMES, AuditEvent
 from storage.models.base import Base, JSONText, UTCDateTime, canonical_json, utcnow
 from storage.models.clinic import Clinic
@@ -12,14 +13,41 @@ from storage.models.esia_auth_request import EsiaAuthRequest
 from storage.models.esia_token import EsiaToken
 from storage.models.fsm_state import FSMState
 from storage.models.link_token import LinkToken
+from storage.models.notification import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    KINDS,
+    PENDING,
+    ROUTINE,
+    SENDING,
+    SENT,
+    STATUSES,
+    URGENCIES,
+    URGENT,
+    Notification,
+)
+from storage.models.notification_preferences import NotificationPreferences
 from storage.models.patient import Patient
 from storage.models.sign_in_failure import SignInFailure
 from storage.models.telegram_account import DEFAULT_LOCALE, TelegramAccount
 
 __all__ = [
+    "CANCELLED",
     "DEFAULT_LOCALE",
+    "FAILED",
+    "FINISHED",
+    "KINDS",
     "OUTCOMES",
+    "PENDING",
     "PERSONAL_DATA",
+    "ROUTINE",
+    "SENDING",
+    "SENT",
+    "STATUSES",
+    "URGENCIES",
+    "URGENT",
+    "Announcement",
     "AuditEvent",
     "Base",
     "Clinic",
@@ -33,6 +61,8 @@ __all__ = [
     "FSMState",
     "JSONText",
     "LinkToken",
+    "Notification",
+    "NotificationPreferences",
     "Patient",
     "Role",
     "SignInFailure",

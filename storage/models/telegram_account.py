@@ -22,5 +22,8 @@ class TelegramAccount(Base):
     # Unique: one Telegram account per doctor, so a message for the doctor has exactly one recipient.
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"), unique=True)
     linked_at: Mapped[datetime | None]
+    # Since when Telegram refuses our messages (403: the user blocked the bot); None again once
+    # they write to the bot. Nothing is sent to an unreachable account.
+    unreachable_since: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -3,6 +3,7 @@
 The service layer owns the transaction (``services.uow.UnitOfWork``) and decides when to commit.
 """
 
+from storage.repositories.announcements import AnnouncementNotFound, AnnouncementRepository, specialty_key
 from storage.repositories.audit import AuditRepository, ChainVerification, event_hash
 from storage.repositories.clinic_roles import ClinicRoleRepository
 from storage.repositories.clinics import ClinicRepository, InvalidOrganizationOid, InvalidTimezone
@@ -12,6 +13,8 @@ from storage.repositories.doctors import DoctorRepository, doctor_snils_hash
 from storage.repositories.esia_auth_requests import ClaimedAuthRequest, EsiaAuthRequestRepository
 from storage.repositories.esia_tokens import EsiaAccess, EsiaTokenRepository
 from storage.repositories.link_tokens import LinkTokenRepository, link_token_hash
+from storage.repositories.notification_preferences import NotificationPreferencesRepository, PreferenceFields
+from storage.repositories.outbox import OutboxItem, OutboxRepository
 from storage.repositories.patients import PatientData, PatientRecord, PatientRepository
 from storage.repositories.security import PinFailure, SecurityRepository
 from storage.repositories.sign_in_failures import SignInThrottleRepository
@@ -19,6 +22,8 @@ from storage.repositories.telegram_accounts import AccountNotFound, TelegramAcco
 
 __all__ = [
     "AccountNotFound",
+    "AnnouncementNotFound",
+    "AnnouncementRepository",
     "AuditRepository",
     "ChainVerification",
     "ClaimedAuthRequest",
@@ -34,11 +39,15 @@ __all__ = [
     "InvalidOrganizationOid",
     "InvalidTimezone",
     "LinkTokenRepository",
+    "NotificationPreferencesRepository",
+    "OutboxItem",
+    "OutboxRepository",
     "PatientData",
     "PatientRecord",
     "PatientRepository",
     "PinFailure",
     "PositionData",
+    "PreferenceFields",
     "ProfileFields",
     "SecurityRepository",
     "SignInThrottleRepository",
@@ -46,4 +55,5 @@ __all__ = [
     "doctor_snils_hash",
     "event_hash",
     "link_token_hash",
+    "specialty_key",
 ]

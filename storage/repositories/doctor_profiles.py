@@ -11,12 +11,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    Announcement,
     ClinicRole,
     Consent,
     Doctor,
     DoctorPosition,
     DoctorSecurity,
     EsiaToken,
+    Notification,
+    NotificationPreferences,
     Role,
     TelegramAccount,
 )
@@ -103,14 +106,26 @@ class DoctorProfileRepository:
 
     async def delete_doctor(self, doctor_id: int) -> bool:
         """Remove the doctor and everything stored about them: positions, consents, PIN and session
-        state, ESIA token, clinic roles; the Telegram account stays but is unlinked. Audit events
-        stay (they name the doctor by id only). True when there was such a doctor.
+        state, ESIA token, clinic roles, notification preferences and queued or past notifications;
+        the Telegram account stays but is unlinked; announcements they wrote stay, without an
+        author. Audit events stay (they name the doctor by id only). True when there was such a doctor.
 
         Each dependent table is cleared explicitly rather than left to ON DELETE CASCADE, so the
         result does not depend on a connection having foreign keys enforced.
         """
-        for model in (DoctorPosition, Consent, DoctorSecurity, EsiaToken, ClinicRole):
+        for model in (
+            DoctorPosition,
+            Consent,
+            DoctorSecurity,
+            EsiaToken,
+            ClinicRole,
+            NotificationPreferences,
+            Notification,
+        ):
             await self._session.execute(delete(model).where(model.doctor_id == doctor_id))
+        await self._session.execute(
+            update(Announcement).where(Announcement.author_doctor_id == doctor_id).values(author_doctor_id=None)
+        )
         await self._session.execute(
             update(TelegramAccount).where(TelegramAccount.doctor_id == doctor_id).values(doctor_id=None, linked_at=None)
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dialects import upsert_insert
-from storage.models import DEFAULT_LOCALE, TelegramAccount, utcnow
+from storage.models import DEFAULT_LOCALE, ClinicRole, TelegramAccount, utcnow
 from storage.repositories._query import one_or_none
 
 
@@ -79,3 +82,42 @@ class TelegramAccountRepository:
             account.linked_at = None
             await self._session.flush()
         return account
+
+    async def mark_unreachable(self, user_or_chat_id: int, at: datetime) -> int:
+        """Telegram refused a message with 403 (the user blocked the bot): the account is unreachable
+        from ``at``. Takes the chat id the message went to (in a private chat, the user id). An
+        account already unreachable keeps its first date. The number of accounts marked now."""
+        statement = (
+            update(TelegramAccount)
+            .where(
+                or_(TelegramAccount.telegram_user_id == user_or_chat_id, TelegramAccount.chat_id == user_or_chat_id),
+                TelegramAccount.unreachable_since.is_(None),
+            )
+            .values(unreachable_since=at)
+            .returning(TelegramAccount.telegram_user_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return len((await self._session.execute(statement)).all())
+
+    async def mark_reachable(self, telegram_user_id: int) -> bool:
+        """The user wrote to the bot again. True when the account was unreachable; no write otherwise."""
+        account = await self.get(telegram_user_id)
+        if account is None or account.unreachable_since is None:
+            return False
+        account.unreachable_since = None
+        await self._session.flush()
+        return True
+
+    async def unreachable(self, clinic_id: int | None = None) -> Sequence[TelegramAccount]:
+        """Linked accounts that blocked the bot (of doctors with a role in ``clinic_id``, when
+        given), the longest unreachable first: for the administrator."""
+        statement = (
+            select(TelegramAccount)
+            .where(TelegramAccount.unreachable_since.is_not(None), TelegramAccount.doctor_id.is_not(None))
+            .order_by(TelegramAccount.unreachable_since, TelegramAccount.telegram_user_id)
+        )
+        if clinic_id is not None:
+            statement = statement.where(
+                exists().where(ClinicRole.doctor_id == TelegramAccount.doctor_id, ClinicRole.clinic_id == clinic_id)
+            )
+        return (await self._session.scalars(statement)).all()

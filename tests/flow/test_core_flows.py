@@ -67,7 +67,7 @@ async def test_menu_buttons_open_help_and_settings_in_place(flow: Flow) -> None:
     sent = await flow.feed(updates.callback(MenuCallback(action=MenuAction.SETTINGS).pack(), message_id=55))
     [edit] = sent.sent(EditMessageText)
     assert "Язык интерфейса: 🇷🇺 Русский" in edit.text
-    assert buttons(edit.reply_markup) == ["✓ 🇷🇺 Русский", "🇬🇧 English", "« В меню"]
+    assert buttons(edit.reply_markup) == ["✓ 🇷🇺 Русский", "🇬🇧 English", "🔔 Уведомления", "« В меню"]
 
     sent = await flow.feed(updates.callback(MenuCallback(action=MenuAction.MAIN).pack(), message_id=55))
     [edit] = sent.sent(EditMessageText)
@@ -79,7 +79,7 @@ async def test_switching_to_english_is_remembered_and_changes_the_command_menu(f
     sent = await flow.feed(updates.callback(LanguageCallback(language=Language.EN).pack(), user_id=2002, message_id=9))
     [edit] = sent.sent(EditMessageText)
     assert "Interface language: 🇬🇧 English" in edit.text
-    assert buttons(edit.reply_markup) == ["🇷🇺 Русский", "✓ 🇬🇧 English", "« Main menu"]
+    assert buttons(edit.reply_markup) == ["🇷🇺 Русский", "✓ 🇬🇧 English", "🔔 Notifications", "« Main menu"]
     [toast] = sent.sent(AnswerCallbackQuery)
     assert toast.text == "Language saved."
     [commands] = sent.sent(SetMyCommands)

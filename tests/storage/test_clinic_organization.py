@@ -84,7 +84,7 @@ async def test_clinic_organization_revision_down_and_up_keeps_the_clinics(empty_
             await connection.execute(
                 text("INSERT INTO clinic_roles (doctor_id, clinic_id, role) VALUES (1, 1, 'doctor')")
             )
-        await upgrade(empty_database_url)
+        await upgrade(empty_database_url, "0003")
         assert await current(empty_database_url) == "0003"
         async with engine.begin() as connection:
             await connection.execute(text(f"UPDATE clinics SET organization_oid = '{OID_1}' WHERE id = 1"))

@@ -34,8 +34,9 @@ IDENTITY_TABLES = {
     "link_tokens",
     "sign_in_failures",
 }
-TABLES = CORE_TABLES | IDENTITY_TABLES
-HEAD = "0003"
+NOTIFICATION_TABLES = {"announcements", "notification_preferences", "notifications"}
+TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES
+HEAD = "0004"
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -175,6 +176,74 @@ async def test_identity_revision_down_and_up_keeps_the_core_data(empty_database_
             assert account == 1
             roles = (await connection.execute(text("SELECT doctor_id, clinic_id, role FROM clinic_roles"))).all()
             assert [tuple(row) for row in roles] == [(1, 1, "admin")]
+
+        await upgrade(empty_database_url)
+        assert await _tables(engine) == TABLES
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_diff) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_notifications_revision_down_and_up_keeps_the_accounts(empty_database_url: str) -> None:
+    """0004 on a database with data, and back: the outbox tables go, ``telegram_accounts`` keeps
+    its rows (the column is dropped with ALTER TABLE, not a copy-and-swap)."""
+    await upgrade(empty_database_url, "0003")
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                _at(
+                    "INSERT INTO doctors (id, last_name, first_name, created_at, updated_at) "
+                    "VALUES (1, 'Петрова', 'Анна', :t, :t)"
+                )
+            )
+            await connection.execute(
+                _at(
+                    "INSERT INTO telegram_accounts (telegram_user_id, chat_id, doctor_id, linked_at, created_at, "
+                    "updated_at) VALUES (7000000001, 7000000001, 1, :t, :t, :t)"
+                )
+            )
+        await upgrade(empty_database_url)
+        assert await current(empty_database_url) == HEAD
+        async with engine.begin() as connection:
+            assert (
+                await connection.execute(text("SELECT unreachable_since FROM telegram_accounts"))
+            ).scalar_one() is None
+            await connection.execute(_at("UPDATE telegram_accounts SET unreachable_since = :t"))
+            await connection.execute(
+                _at(
+                    "INSERT INTO announcements (id, author_doctor_id, text, total, created_at) "
+                    "VALUES (1, 1, 'Собрание', 1, :t)"
+                )
+            )
+            await connection.execute(
+                _at(
+                    "INSERT INTO notifications (chat_id, doctor_id, kind, urgency, payload, dedup_key, due_at, "
+                    "status, attempts, next_attempt_at, announcement_id, created_at, updated_at) VALUES "
+                    "(7000000001, 1, 'announcement', 'routine', '{}', 'a:1', :t, 'pending', 0, :t, 1, :t, :t)"
+                )
+            )
+            await connection.execute(
+                _at(
+                    "INSERT INTO notification_preferences (doctor_id, disabled_kinds, quiet_start, quiet_end, "
+                    "quiet_enabled, silent_routine, reminder_lead_minutes, timezone, updated_at) "
+                    "VALUES (1, '[]', '21:00:00', '08:00:00', TRUE, FALSE, 30, 'Europe/Moscow', :t)"
+                )
+            )
+            # The outbox's id is a 64-bit sequence on PostgreSQL and the rowid on SQLite: both count up.
+            ids = (await connection.execute(text("SELECT id FROM notifications"))).scalars().all()
+            assert ids == [1]
+
+        await downgrade(empty_database_url, "0003")
+        assert await current(empty_database_url) == "0003"
+        assert await _tables(engine) == CORE_TABLES | IDENTITY_TABLES
+        assert "unreachable_since" not in await _columns(engine, "telegram_accounts")
+        async with engine.connect() as connection:
+            account = (
+                await connection.execute(text("SELECT telegram_user_id, doctor_id FROM telegram_accounts"))
+            ).one()
+            assert tuple(account) == (7000000001, 1)
 
         await upgrade(empty_database_url)
         assert await _tables(engine) == TABLES

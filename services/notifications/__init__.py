@@ -1,0 +1,1 @@
+"""Push notifications: the outbox is filled by producers; this package paces and delivers it."""

@@ -1,0 +1,148 @@
+"""Producers of routine notifications: expiring documents and the morning brief.
+
+Scans run on a timer and are idempotent: each notification has a de-duplication key, so running
+a scan twice (or in two processes) queues nothing twice. The outbox, not the timer, is the
+source of truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.errors import N_, DomainError
+from services.uow import UnitOfWork
+from storage.repositories.outbox import OutboxRepository
+from storage.repositories.reminder_targets import ReminderTargetRepository, Target
+
+EXPIRY_THRESHOLDS = (90, 30, 7)  # days ahead, as the brief asks
+MORNING = time(9, 0)  # expiry reminders arrive at 09:00 local
+DEFAULT_BRIEF = time(8, 0)  # until schedules exist: 08:00 local
+SNOOZABLE = frozenset({"document_expiry", "cme_deadline", "appointment_reminder", "change_request", "morning_brief"})
+
+
+def local_moment(day: date, at: time, tz: str) -> datetime:
+    return datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def threshold_for(days_left: int) -> int | None:
+    """The smallest threshold the document is within: one reminder per threshold, never three at once."""
+    within = [t for t in EXPIRY_THRESHOLDS if days_left <= t]
+    return min(within) if within else None
+
+
+@dataclass(frozen=True)
+class BriefLine:
+    section: str
+    params: dict[str, Any]
+
+
+# A morning-brief section: given the target and its local date, zero or more lines (ids and
+# counts only, never patient data). Features register theirs in BRIEF_SECTIONS.
+BriefSection = Callable[[UnitOfWork, Target, date], Awaitable[list[BriefLine]]]
+
+
+async def accreditation_section(uow: UnitOfWork, target: Target, today: date) -> list[BriefLine]:
+    if target.accreditation_valid_until is None:
+        return []
+    days = (target.accreditation_valid_until - today).days
+    if days > EXPIRY_THRESHOLDS[0]:
+        return []
+    return [BriefLine("accreditation", {"days": days, "valid_until": target.accreditation_valid_until.isoformat()})]
+
+
+BRIEF_SECTIONS: dict[str, BriefSection] = {"accreditation": accreditation_section}
+
+
+class ReminderScans:
+    def __init__(self, uow: UnitOfWork, sections: dict[str, BriefSection] | None = None) -> None:
+        self._uow = uow
+        self._sections = BRIEF_SECTIONS if sections is None else sections
+
+    async def document_expiry(self, now: datetime) -> int:
+        """Queue reminders for accreditations expiring within 90/30/7 days (or already expired)."""
+        session = self._uow.session
+        outbox = OutboxRepository(session)
+        queued = 0
+        for target in await ReminderTargetRepository(session).active_doctors():
+            valid_until = target.accreditation_valid_until
+            if valid_until is None:
+                continue
+            today = now.astimezone(ZoneInfo(target.timezone)).date()
+            days_left = (valid_until - today).days
+            mark = "expired" if days_left < 0 else threshold_for(days_left)
+            if mark is None:
+                continue
+            due = max(now, local_moment(today, MORNING, target.timezone))
+            created = await outbox.enqueue(
+                target.chat_id,
+                "document_expiry",
+                f"document_expiry:{target.doctor_id}:accreditation:{valid_until.isoformat()}:{mark}",
+                due,
+                doctor_id=target.doctor_id,
+                payload={
+                    "document": "accreditation",
+                    "specialty": target.accreditation_specialty or "",
+                    "valid_until": valid_until.isoformat(),
+                    "days": days_left,
+                    "locale": target.locale,
+                },
+            )
+            queued += created is not None
+        await self._uow.commit()
+        return queued
+
+    async def morning_briefs(self, now: datetime) -> int:
+        """Queue today's brief for every doctor whose brief time has come (once a day)."""
+        session = self._uow.session
+        outbox = OutboxRepository(session)
+        queued = 0
+        for target in await ReminderTargetRepository(session).active_doctors():
+            local_now = now.astimezone(ZoneInfo(target.timezone))
+            brief_at = target.brief_time or DEFAULT_BRIEF
+            if local_now.time() < brief_at or "morning_brief" in target.disabled_kinds:
+                continue
+            today = local_now.date()
+            lines: list[dict[str, Any]] = []
+            for name, section in self._sections.items():
+                lines += [{"section": name, **line.params} for line in await section(self._uow, target, today)]
+            created = await outbox.enqueue(
+                target.chat_id,
+                "morning_brief",
+                f"morning_brief:{target.doctor_id}:{today.isoformat()}",
+                now,
+                doctor_id=target.doctor_id,
+                payload={"date": today.isoformat(), "lines": lines, "locale": target.locale},
+            )
+            queued += created is not None
+        await self._uow.commit()
+        return queued
+
+
+class ReminderActions:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def snooze(self, chat_id: int, notification_id: int, minutes: int) -> datetime:
+        """Queue the same reminder again in ``minutes``; only for the chat it was sent to."""
+        if minutes not in (15, 60):
+            raise DomainError(N_("This button is out of date. Open the menu again: /start"))
+        outbox = OutboxRepository(self._uow.session)
+        original = await outbox.get(notification_id)
+        if original is None or original.chat_id != chat_id or original.kind not in SNOOZABLE:
+            raise DomainError(N_("This button is out of date. Open the menu again: /start"))
+        now = datetime.now(UTC)
+        due = now + timedelta(minutes=minutes)
+        await outbox.enqueue(
+            chat_id,
+            original.kind,
+            f"{original.dedup_key[:150]}:snooze:{int(now.timestamp())}",
+            due,
+            doctor_id=original.doctor_id,
+            payload=original.payload,
+        )
+        await self._uow.commit()
+        return due
