@@ -13,7 +13,7 @@ from enum import StrEnum
 from html import escape
 from urllib.parse import urlencode
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
@@ -267,7 +267,7 @@ def get_router() -> Router:
 
     @router.message(Command("logout"))
     async def logout(
-        message: Message, state: FSMContext, access: AccessService, auth_links: AuthLinks | None, bot: Bot
+        message: Message, state: FSMContext, access: AccessService, auth_links: AuthLinks | None
     ) -> None:
         assert message.from_user is not None
         await state.clear()

@@ -249,7 +249,7 @@ class LinkService:
                 snils_hash=snils_hash,
             )
         profiles = DoctorProfileRepository(session)
-        await self._store_profile(profiles, doctor.id, person, worker, snils_hash, now)
+        await self._store_profile(profiles, doctor.id, person, worker, now)
         await accounts.link_doctor(request.telegram_user_id, doctor.id)
         await EsiaTokenRepository(session, self._cipher).save(
             doctor.id, identity.access_token, identity.sid, identity.expires_at
@@ -289,7 +289,6 @@ class LinkService:
         doctor_id: int,
         person: EsiaPerson,
         worker: MedicalWorker,
-        snils_hash: str,
         now: datetime,
     ) -> None:
         await profiles.update_profile(

@@ -187,9 +187,8 @@ class InProcessRateLimiter:
         return max(0.0, self._pause_until - self._clock.monotonic())
 
 
-# KEYS: global, chat, pause_until. ARGV: now ('' = Redis TIME), global interval, global tolerance,
-# chat interval, chat tolerance. Returns {1 = reserved / 0 = retry, delay in seconds as text}.
-_ACQUIRE = """
+# Both scripts read "now" the same way: Redis TIME, or the injected clock (tests).
+_NOW_PRELUDE = """
 local now
 if ARGV[1] == '' then
   local t = redis.call('TIME')
@@ -198,6 +197,11 @@ else
   now = tonumber(ARGV[1])
 end
 local function fmt(x) return string.format('%.6f', x) end
+"""
+
+# KEYS: global, chat, pause_until. ARGV: now ('' = Redis TIME), global interval, global tolerance,
+# chat interval, chat tolerance. Returns {1 = reserved / 0 = retry, delay in seconds as text}.
+_ACQUIRE = _NOW_PRELUDE + """
 local pause_until = tonumber(redis.call('GET', KEYS[3]) or '-1')
 if pause_until > now then
   return {0, fmt(pause_until - now)}
@@ -220,15 +224,7 @@ return {1, fmt(at - now)}
 """
 
 # KEYS: global, pause_until. ARGV: now ('' = Redis TIME), seconds. Returns the pause end as text.
-_PAUSE = """
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-else
-  now = tonumber(ARGV[1])
-end
-local function fmt(x) return string.format('%.6f', x) end
+_PAUSE = _NOW_PRELUDE + """
 local until_ = math.max(tonumber(redis.call('GET', KEYS[2]) or '-1'), now + tonumber(ARGV[2]))
 redis.call('SET', KEYS[2], fmt(until_), 'PX', math.ceil((until_ - now + 60) * 1000))
 local global_tat = tonumber(redis.call('GET', KEYS[1]) or '-1')
