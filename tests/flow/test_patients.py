@@ -426,7 +426,7 @@ async def test_linking_grants_the_clinic_role(pflow: Flow, crypto: Crypto) -> No
     async with UnitOfWork(pflow.session_maker) as uow:
         service = LinkService(uow, esia=None, register=None, cipher=crypto.cipher, index=crypto.index)  # type: ignore[arg-type]
         await service._store_profile(
-            DoctorProfileRepository(uow.session), doctor_id, person, worker, "h", datetime.now(UTC)
+            DoctorProfileRepository(uow.session), doctor_id, person, worker, datetime.now(UTC)
         )
         await uow.commit()
     async with pflow.session_maker() as session:
