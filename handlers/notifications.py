@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from html import escape
@@ -70,6 +71,28 @@ class NotifyCallback(CallbackData, prefix="ntf"):
 # --- rendering ---------------------------------------------------------------------------------
 
 
+# Feature modules plug in here (handlers only: rendering is presentation). A kind renderer gets the
+# outbox payload and the locale and returns HTML text; a brief-line renderer gets one line of the
+# morning brief (``services.reminders.BriefLine`` as stored) and returns its text, or None to skip.
+KindRenderer = Callable[[dict[str, Any], str], str]
+BriefLineRenderer = Callable[[dict[str, Any], str], str | None]
+KIND_RENDERERS: dict[str, KindRenderer] = {}
+BriefButton = Callable[[dict[str, Any]], InlineKeyboardButton | None]
+BRIEF_LINE_RENDERERS: dict[str, BriefLineRenderer] = {}
+BRIEF_BUTTONS: dict[str, BriefButton] = {}
+
+
+def register_kind(kind: str, renderer: KindRenderer) -> None:
+    KIND_RENDERERS[kind] = renderer
+
+
+def register_brief_line(section: str, renderer: BriefLineRenderer, button: BriefButton | None = None) -> None:
+    """A brief section's text and, optionally, a button into its list (e.g. «Расписание»)."""
+    BRIEF_LINE_RENDERERS[section] = renderer
+    if button is not None:
+        BRIEF_BUTTONS[section] = button
+
+
 def render_notification(
     i18n: I18n, notification_id: int, kind: str, payload: dict[str, Any]
 ) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -78,10 +101,24 @@ def render_notification(
     with i18n.context(), i18n.use_locale(locale):
         text = _render_text(kind, payload, locale)
         markup = reminder_keyboard(notification_id) if kind in SNOOZABLE else None
+        if kind == "morning_brief" and markup is not None:
+            markup.inline_keyboard[:0] = _brief_buttons(payload)
     return text, markup
 
 
+def _brief_buttons(payload: dict[str, Any]) -> list[list[InlineKeyboardButton]]:
+    """One row per section that has a list to open, in the brief's order."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for line in payload.get("lines") or []:
+        make = BRIEF_BUTTONS.get(str(line.get("section")))
+        if make is not None and (button := make(line)) is not None:
+            rows.append([button])
+    return rows
+
+
 def _render_text(kind: str, payload: dict[str, Any], locale: str) -> str:
+    if kind in KIND_RENDERERS:
+        return KIND_RENDERERS[kind](payload, locale)
     if kind == "document_expiry":
         until = date.fromisoformat(str(payload["valid_until"]))
         shown = format_date(until, format="long", locale=locale)
@@ -100,8 +137,11 @@ def _render_text(kind: str, payload: dict[str, Any], locale: str) -> str:
         day = format_date(date.fromisoformat(str(payload["date"])), format="full", locale=locale)
         lines = [_("☀️ <b>Good morning!</b> Your brief for {date}:").format(date=day), ""]
         for line in payload.get("lines") or []:
-            if line.get("section") == "accreditation":
+            section = str(line.get("section"))
+            if section == "accreditation":
                 lines.append(_("• Accreditation: days left {days}").format(days=int(line.get("days", 0))))
+            elif section in BRIEF_LINE_RENDERERS and (shown_line := BRIEF_LINE_RENDERERS[section](line, locale)):
+                lines.append(shown_line)
         if len(lines) == 2:
             lines.append(_("Nothing needs your attention. Have a good day!"))
         return "\n".join(lines)
