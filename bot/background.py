@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from aiogram.exceptions import TelegramAPIError
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
-from bot.notifications import AiogramTransport, build_limiter, build_scheduler, delivery_job
+from bot.notifications import AiogramTransport, RunningJobs, build_limiter, build_scheduler, delivery_job
 from bot.runtime import Runtime
 from handlers.announcements import progress_text
 from handlers.notifications import render_notification
@@ -27,6 +27,8 @@ from services.uow import UnitOfWork
 from storage.models import Notification
 
 logger = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 25.0
 
 
 def _scan(runtime: Runtime, name: str, work: Callable[[ReminderScans, datetime], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
@@ -87,6 +89,7 @@ async def background_jobs(runtime: Runtime) -> AsyncIterator[DeliveryService]:
     service = DeliveryService(runtime.session_maker, AiogramTransport(runtime.bot, render), limiter)  # type: ignore[arg-type]
     expiry = _scan(runtime, "document expiry scan", lambda scans, now: scans.document_expiry(now))
     briefs = _scan(runtime, "morning brief scan", lambda scans, now: scans.morning_briefs(now))
+    running = RunningJobs()
     scheduler = build_scheduler(
         "UTC",
         delivery_job(service),
@@ -95,6 +98,7 @@ async def background_jobs(runtime: Runtime) -> AsyncIterator[DeliveryService]:
             "reminders.morning_brief": (briefs, IntervalTrigger(minutes=5)),
             "announcements.progress": (ProgressReporter(runtime), IntervalTrigger(seconds=2)),
         },
+        running=running,
     )
     # The scans also run once at start, so a restart does not wait half an hour for them.
     await expiry()
@@ -103,4 +107,10 @@ async def background_jobs(runtime: Runtime) -> AsyncIterator[DeliveryService]:
     try:
         yield service
     finally:
+        # No new firings; a tick in progress records its outcomes (sends are bounded by the
+        # transport's timeout), so a clean stop repeats nothing.
+        scheduler.pause()
+        cancelled = await running.drain(grace=STOP_GRACE_SECONDS)
+        if cancelled:
+            logger.warning("%d background job(s) cancelled at stop", cancelled)
         scheduler.shutdown(wait=False)

@@ -7,6 +7,7 @@ into one ``sendMessage`` and Telegram's answer (or aiogram's exception) into a `
 
 from __future__ import annotations
 
+import asyncio
 import html
 import inspect
 import logging
@@ -132,12 +133,44 @@ def delivery_job(service: DeliveryService) -> Job:
     return deliver_due
 
 
+class RunningJobs:
+    """The scheduler's jobs that are running now, so a stopping process lets them finish (a tick
+    records its outcomes) instead of cancelling them in the middle of a database call."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    def track(self, job: Job) -> Job:
+        async def tracked() -> object:
+            task = asyncio.current_task()
+            assert task is not None
+            self._tasks.add(task)
+            try:
+                return await job()
+            finally:
+                self._tasks.discard(task)
+
+        return tracked
+
+    async def drain(self, grace: float) -> int:
+        """Wait up to ``grace`` seconds for running jobs; cancel the rest. The number cancelled."""
+        pending = {task for task in self._tasks if not task.done()}
+        if not pending:
+            return 0
+        _, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        return len(late)
+
+
 def build_scheduler(
     tz: tzinfo | str,
     tick_job: Job,
     scans: Mapping[str, tuple[Job, BaseTrigger]],
     *,
     tick_seconds: float = 1.0,
+    running: RunningJobs | None = None,
 ) -> AsyncIOScheduler:
     """APScheduler as a timer only: an in-memory job store (the outbox, not the scheduler, is the
     source of truth, so nothing is pickled and a restart loses nothing), explicit job ids, one
@@ -148,8 +181,9 @@ def build_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
         timezone=tz,
     )
+    wrap = running.track if running is not None else (lambda job: job)
     scheduler.add_job(
-        tick_job,
+        wrap(tick_job),
         IntervalTrigger(seconds=tick_seconds, timezone=tz),
         id=DELIVERY_JOB_ID,
         name="deliver due notifications",
@@ -158,5 +192,5 @@ def build_scheduler(
     for job_id, (job, trigger) in scans.items():
         if job_id == DELIVERY_JOB_ID:
             raise ValueError(f"{DELIVERY_JOB_ID!r} is the delivery job's id")
-        scheduler.add_job(job, trigger, id=job_id, name=job_id, replace_existing=True)
+        scheduler.add_job(wrap(job), trigger, id=job_id, name=job_id, replace_existing=True)
     return scheduler

@@ -6,11 +6,12 @@ import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from aiogram.types import BotCommandScopeDefault
 from aiohttp import web
 
+from bot.background import background_jobs
 from bot.runtime import Runtime
 from bot.web import WEBHOOK_PATH, build_web_app
 from handlers.commands import bot_commands
@@ -38,6 +39,10 @@ async def serve_web(runtime: Runtime, *, webhook: bool, host: str, port: int) ->
         await runner.cleanup()
 
 
+def _background(runtime: Runtime) -> AbstractAsyncContextManager[object]:
+    return background_jobs(runtime) if runtime.settings.notifications.worker else nullcontext()
+
+
 def bound_port(runner: web.AppRunner) -> int:
     """The port the web app really listens on (the setting may be 0 in tests)."""
     for address in runner.addresses:
@@ -50,7 +55,10 @@ async def run_polling(
     runtime: Runtime, stop: asyncio.Event | None = None, ready: Callable[[], None] | None = None
 ) -> None:
     settings = runtime.settings
-    async with serve_web(runtime, webhook=False, host=settings.web_host, port=settings.web_port):
+    async with (
+        serve_web(runtime, webhook=False, host=settings.web_host, port=settings.web_port),
+        _background(runtime),
+    ):
         # A webhook left from an earlier deployment would make getUpdates fail with 409.
         await runtime.bot.delete_webhook(drop_pending_updates=False)
         await register_commands(runtime)
@@ -77,7 +85,10 @@ async def run_webhook(
 ) -> None:
     settings = runtime.settings
     assert settings.public_url is not None
-    async with serve_web(runtime, webhook=True, host=settings.web_host, port=settings.web_port):
+    async with (
+        serve_web(runtime, webhook=True, host=settings.web_host, port=settings.web_port),
+        _background(runtime),
+    ):
         await register_commands(runtime)
         dp = runtime.dispatcher
         await dp.emit_startup(bot=runtime.bot)

@@ -72,6 +72,10 @@ class RegisterSettings(BaseModel):
 class NotificationSettings(BaseModel):
     global_rate: Annotated[float, Field(gt=0)] = 25.0
     per_chat_rate: Annotated[float, Field(gt=0)] = 1.0
+    # Whether this process delivers notifications and runs the reminder scans. Any number of
+    # processes may (rows are claimed, the rate is shared through Redis); switch it off for a
+    # process that should only answer updates.
+    worker: bool = True
 
 
 class Settings(BaseSettings):
