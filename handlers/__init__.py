@@ -12,6 +12,7 @@ from handlers import (
     errors,
     fallback,
     help,
+    membership,
     notifications,
     patients,
     settings,
@@ -26,8 +27,10 @@ def get_routers() -> list[Router]:
     # The cabinet works in private chats only: group chats must never see a doctor's data.
     private.message.filter(magic(F.chat.type == "private"))
     private.callback_query.filter(magic(F.message.chat.type == "private"))
+    private.my_chat_member.filter(magic(F.chat.type == "private"))
     private.include_routers(
         cancel.get_router(),
+        membership.get_router(),
         auth.get_router(),
         start.get_router(),
         help.get_router(),

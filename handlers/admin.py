@@ -1,4 +1,5 @@
-"""The clinic administrator's corner: the audit log (recent events, CSV export of a period).
+"""The clinic administrator's corner: the audit log (recent events, CSV export of a period) and the
+doctors who blocked the bot (/unreachable, also pushed to the administrators as a notice).
 
 Enforced twice: a role filter on the handlers, and the service again (a denial is audited).
 """
@@ -23,9 +24,13 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_datetime
 
+from handlers.formatting import format_moment
+from handlers.notifications import register_kind
 from services.audit import AuditQueryService, AuditRow, doctor_actor
 from services.errors import N_, DomainError
 from services.identity.access import AccessService
+from services.notifications.unreachable import KIND as UNREACHABLE_KIND
+from services.reachability import ReachabilityService, UnreachableDoctor
 from storage.models.clinic_role import Role
 
 
@@ -80,8 +85,39 @@ def export_keyboard() -> InlineKeyboardMarkup:
     )
 
 
+def render_unreachable(doctors: list[UnreachableDoctor], locale: str) -> str:
+    if not doctors:
+        return _("Every doctor of your clinics receives the bot's messages.")
+    lines = [_("<b>Doctors who blocked the bot</b> — reminders and announcements do not reach them:"), ""]
+    for doctor in doctors:
+        specialty = f", {escape(doctor.specialty)}" if doctor.specialty else ""
+        since = format_moment(doctor.since, locale)
+        lines.append(_("• {name}{specialty} — since {since}").format(name=escape(doctor.name), specialty=specialty, since=since))
+    lines += ["", _("Ask them to open the bot and press «Start»: delivery resumes by itself.")]
+    return "\n".join(lines)
+
+
+def _unreachable_notice(payload: dict[str, Any], locale: str) -> str:
+    since = format_moment(datetime.fromisoformat(str(payload["since"])), locale)
+    specialty = f" ({escape(str(payload['specialty']))})" if payload.get("specialty") else ""
+    return _(
+        "⚠️ <b>{name}</b>{specialty} blocked the bot on {since}: reminders, schedule changes and "
+        "announcements no longer reach this doctor. Please contact them by phone. /unreachable — the full list."
+    ).format(name=escape(str(payload.get("doctor", ""))), specialty=specialty, since=since)
+
+
+register_kind(UNREACHABLE_KIND, _unreachable_notice)
+
+
 def get_router() -> Router:
     router = Router(name="admin")
+
+    @router.message(Command("unreachable"))
+    async def unreachable(message: Message, reachability: ReachabilityService, locale: str) -> None:
+        # The service checks the administrator role (a denial is audited and answered).
+        assert message.from_user is not None
+        doctors = await reachability.unreachable(message.from_user.id)
+        await message.answer(render_unreachable(doctors, locale))
 
     @router.message(Command("audit"), HasRole(Role.ADMIN))
     async def audit_recent(message: Message, access: AccessService, audit_query: AuditQueryService, locale: str) -> None:

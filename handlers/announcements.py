@@ -18,10 +18,17 @@ from services.announcements import AnnouncementService, Progress, check_text
 class AnnounceFlow(StatesGroup):
     text = State()
     audience = State()
+    specialty = State()
 
 
 class AudienceCallback(CallbackData, prefix="ann"):
     clinic_id: int  # 0: all doctors
+
+
+class SpecialtyCallback(CallbackData, prefix="anns"):
+    # An index into the list shown (kept in the conversation's data): specialty names do not fit
+    # in callback_data's 64 bytes. -1: every specialty.
+    index: int
 
 
 def progress_text(progress: Progress) -> str:
@@ -72,10 +79,31 @@ def get_router() -> Router:
     async def audience(
         query: CallbackQuery, callback_data: AudienceCallback, state: FSMContext, announcements: AnnouncementService
     ) -> None:
+        clinic_id = callback_data.clinic_id or None
+        specialties = await announcements.specialties(query.from_user.id, clinic_id)
+        await state.update_data(clinic_id=clinic_id, specialties=specialties)
+        await state.set_state(AnnounceFlow.specialty)
+        rows = [[InlineKeyboardButton(text=_("Every specialty"), callback_data=SpecialtyCallback(index=-1).pack())]]
+        rows += [
+            [InlineKeyboardButton(text=name, callback_data=SpecialtyCallback(index=i).pack())]
+            for i, name in enumerate(specialties)
+        ]
+        await query.answer()
+        await edit_or_send(query, _("Which specialty?"), InlineKeyboardMarkup(inline_keyboard=rows))
+
+    @router.callback_query(StateFilter(AnnounceFlow.specialty), SpecialtyCallback.filter())
+    async def specialty(
+        query: CallbackQuery, callback_data: SpecialtyCallback, state: FSMContext, announcements: AnnouncementService
+    ) -> None:
         data = await state.get_data()
+        specialties = list(data.get("specialties") or [])
+        if not -1 <= callback_data.index < len(specialties):
+            await query.answer(_("This button is out of date. Open the menu again: /start"), show_alert=True)
+            return
+        chosen = specialties[callback_data.index] if callback_data.index >= 0 else None
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
         announcement_id, total = await announcements.create(
-            query.from_user.id, chat_id, str(data.get("text", "")), callback_data.clinic_id or None, None
+            query.from_user.id, chat_id, str(data.get("text", "")), data.get("clinic_id"), chosen
         )
         await state.clear()
         await query.answer()
@@ -85,6 +113,7 @@ def get_router() -> Router:
             await announcements.attach_progress_message(announcement_id, chat_id, query.message.message_id)
 
     @router.callback_query(AudienceCallback.filter())
+    @router.callback_query(SpecialtyCallback.filter())
     async def stale_audience(query: CallbackQuery) -> None:
         await query.answer(_("This button is out of date. Open the menu again: /start"), show_alert=True)
 

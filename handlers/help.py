@@ -21,9 +21,12 @@ def help_text() -> str:
         "/patients — find a patient by surname or policy number\n"
         "/pin — set or change the PIN\n"
         "/settings — settings: interface language\n"
+        "/notifications — reminders, quiet hours, morning brief\n"
         "/cancel — stop the current action and return to the menu\n"
         "/help — this help\n"
         "/logout — sign out and unlink this Telegram account\n\n"
+        "For clinic administrators: /announce — an announcement to doctors, "
+        "/unreachable — doctors who blocked the bot, /audit — the audit log\n\n"
         "Buttons under messages do the same as the commands. "
         "If something went wrong, send /cancel and start again."
     )

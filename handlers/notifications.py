@@ -219,7 +219,8 @@ def settings_keyboard(settings: NotificationSettings) -> InlineKeyboardMarkup:
         [
             InlineKeyboardButton(
                 text=("✓ " if current_brief == preset else "") + (_("auto") if preset == "auto" else preset),
-                callback_data=NotifyCallback(setting=NotifySetting.BRIEF, value=preset).pack(),
+                # ':' separates callback_data fields, so 07:30 travels as 07.30.
+                callback_data=NotifyCallback(setting=NotifySetting.BRIEF, value=preset.replace(":", ".")).pack(),
             )
             for preset in BRIEF_PRESETS
         ]
@@ -261,7 +262,7 @@ def get_router() -> Router:
         elif callback_data.setting is NotifySetting.QUIET:
             settings = await service.set_quiet(user, callback_data.value)
         elif callback_data.setting is NotifySetting.BRIEF:
-            settings = await service.set_brief_time(user, callback_data.value)
+            settings = await service.set_brief_time(user, callback_data.value.replace(".", ":"))
         else:
             settings = await service.toggle_silent(user)
         await edit_or_send(query, settings_text(settings), settings_keyboard(settings))

@@ -69,14 +69,23 @@ class AnnouncementService:
                     choices.append(ClinicChoice(clinic.id, clinic.short_name))
         return choices
 
+    async def specialties(self, telegram_user_id: int, clinic_id: int | None) -> list[str]:
+        """Specialties to narrow the announcement to, within the chosen audience."""
+        await self._check_clinic(telegram_user_id, clinic_id)
+        return await AnnouncementRepository(self._uow.session).specialties(clinic_id)
+
+    async def _check_clinic(self, telegram_user_id: int, clinic_id: int | None) -> None:
+        clinics = await self.clinics_of(telegram_user_id)
+        if clinic_id is not None and clinic_id not in {c.clinic_id for c in clinics}:
+            raise DomainError(N_("You can only send announcements to your own clinics."))
+
     async def create(
         self, telegram_user_id: int, chat_id: int, text: str, clinic_id: int | None, specialty: str | None
     ) -> tuple[int, int]:
         """Queue the announcement for every matching doctor; (announcement id, recipients)."""
         context = await self._access.require(telegram_user_id, Role.ADMIN, "announcement")
         body = check_text(text)
-        if clinic_id is not None and clinic_id not in {c.clinic_id for c in await self.clinics_of(telegram_user_id)}:
-            raise DomainError(N_("You can only send announcements to your own clinics."))
+        await self._check_clinic(telegram_user_id, clinic_id)
         session = self._uow.session
         repo = AnnouncementRepository(session)
         recipients = await repo.recipients(clinic_id=clinic_id, specialty=specialty or None)

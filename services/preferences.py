@@ -69,7 +69,10 @@ class PreferencesService:
     async def remember_user(self, telegram_user_id: int, chat_id: int) -> bool:
         """Record a user who said /start (one write per /start, not per message); True if already
         linked to a doctor."""
-        account = await TelegramAccountRepository(self._uow.session).upsert(telegram_user_id, chat_id)
+        accounts = TelegramAccountRepository(self._uow.session)
+        account = await accounts.upsert(telegram_user_id, chat_id)
+        # /start after unblocking the bot: notifications to this user resume.
+        await accounts.mark_reachable(telegram_user_id)
         await self._uow.commit()
         return account.doctor_id is not None
 

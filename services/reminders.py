@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.audit import AuditService, tg_actor
 from services.errors import N_, DomainError
 from services.uow import UnitOfWork
 from storage.repositories.outbox import OutboxRepository
@@ -69,7 +70,8 @@ class ReminderScans:
         queued = 0
         for target in await ReminderTargetRepository(session).active_doctors():
             valid_until = target.accreditation_valid_until
-            if valid_until is None:
+            # A kind switched off is not queued (switching it back on brings the next reminder).
+            if valid_until is None or "document_expiry" in target.disabled_kinds:
                 continue
             today = now.astimezone(ZoneInfo(target.timezone)).date()
             days_left = (valid_until - today).days
@@ -132,17 +134,27 @@ class ReminderActions:
             raise DomainError(N_("This button is out of date. Open the menu again: /start"))
         outbox = OutboxRepository(self._uow.session)
         original = await outbox.get(notification_id)
-        if original is None or original.chat_id != chat_id or original.kind not in SNOOZABLE:
+        if original is not None and original.chat_id != chat_id:
+            # Not a stale button: the id names someone else's notification (a forged callback).
+            await AuditService(self._uow).record(
+                tg_actor(chat_id), "notification_snooze", "notification", original.id, "denied"
+            )
+            await self._uow.commit()
+            raise DomainError(N_("This button is out of date. Open the menu again: /start"))
+        if original is None or original.kind not in SNOOZABLE:
             raise DomainError(N_("This button is out of date. Open the menu again: /start"))
         now = datetime.now(UTC)
         due = now + timedelta(minutes=minutes)
-        await outbox.enqueue(
+        # One snooze per message: a second press (or a double tap) finds the first one's row.
+        created = await outbox.enqueue(
             chat_id,
             original.kind,
-            f"{original.dedup_key[:150]}:snooze:{int(now.timestamp())}",
+            f"snooze:{original.id}",
             due,
             doctor_id=original.doctor_id,
             payload=original.payload,
         )
+        if created is None:
+            raise DomainError(N_("This reminder is already snoozed."))
         await self._uow.commit()
         return due

@@ -19,6 +19,7 @@ from services.identity.linking import LinkService
 from services.identity.profile import ProfileService
 from services.notification_settings import NotificationSettingsService
 from services.patients import PatientLookupService
+from services.reachability import ReachabilityService
 from services.reminders import ReminderActions
 from services.uow import UnitOfWork
 
@@ -46,6 +47,7 @@ class ServicesMiddleware(BaseMiddleware):
         data["reminder_actions"] = ReminderActions(uow)
         data["announcements"] = AnnouncementService(uow, access)
         data["audit_query"] = AuditQueryService(uow)
+        data["reachability"] = ReachabilityService(uow, access)
         data["patients"] = PatientLookupService(uow, cipher, index, self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.notifications.locks import KeyedLock
 from services.notifications.pacing import Clock, RateLimiter, SystemClock
 from services.notifications.preferences import NO_PREFERENCES, PreferencesCache, RecipientPreferences
+from services.notifications.unreachable import notify_admins
 from storage.models import ROUTINE, URGENT, Notification
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.telegram_accounts import TelegramAccountRepository
@@ -521,7 +522,8 @@ class DeliveryService:
         async def apply(session: AsyncSession) -> tuple[bool, int]:
             outbox = OutboxRepository(session)
             recorded = await outbox.mark_failed(n.id, self.worker_id, now, f"{BLOCKED}: {description}")
-            await TelegramAccountRepository(session).mark_unreachable(n.chat_id, now)
+            if await TelegramAccountRepository(session).mark_unreachable(n.chat_id, now):
+                await notify_admins(session, n.chat_id, now)
             cancelled = await outbox.cancel_pending_for_chat(n.chat_id, BLOCKED)
             for other in rest:
                 cancelled += int(await outbox.mark_cancelled(other.id, self.worker_id, BLOCKED))

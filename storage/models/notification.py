@@ -24,6 +24,7 @@ KINDS = (
     "document_expiry",
     "announcement",
     "announcement_progress",
+    "doctor_unreachable",
     "test",
 )
 ROUTINE = "routine"

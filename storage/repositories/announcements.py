@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -139,3 +139,32 @@ class AnnouncementRepository:
                 by_doctor[doctor_id].add(specialty_key(position_specialty))
         matching |= {doctor_id for doctor_id, keys in by_doctor.items() if wanted in keys}
         return [(chat_id, doctor_id, locale) for chat_id, doctor_id, _, locale in rows if doctor_id in matching]
+
+    async def specialties(self, clinic_id: int | None = None) -> list[str]:
+        """The specialties an announcement can be narrowed to: of reachable linked doctors (their
+        own and their positions'), in ``clinic_id`` when given; one spelling per ``specialty_key``,
+        sorted."""
+        reachable: list[ColumnElement[bool]] = [
+            TelegramAccount.unreachable_since.is_(None),
+            TelegramAccount.doctor_id.is_not(None),
+        ]
+        if clinic_id is not None:
+            reachable.append(
+                exists().where(ClinicRole.doctor_id == TelegramAccount.doctor_id, ClinicRole.clinic_id == clinic_id)
+            )
+        own = (
+            select(Doctor.specialty)
+            .join(TelegramAccount, TelegramAccount.doctor_id == Doctor.id)
+            .where(Doctor.specialty.is_not(None), *reachable)
+        )
+        positions = (
+            select(DoctorPosition.specialty)
+            .join(TelegramAccount, TelegramAccount.doctor_id == DoctorPosition.doctor_id)
+            .where(DoctorPosition.specialty.is_not(None), *reachable)
+        )
+        found: dict[str, str] = {}
+        for statement in (own, positions):
+            for value in (await self._session.scalars(statement)).all():
+                if value:
+                    found.setdefault(specialty_key(value), value.strip())
+        return sorted(found.values(), key=specialty_key)

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from storage.models import ClinicRole, Role
+from storage.models import ClinicRole, Role, TelegramAccount
 from storage.repositories._query import one_or_none
 
 
@@ -53,3 +54,22 @@ class ClinicRoleRepository:
 
     async def has_role(self, doctor_id: int, clinic_id: int, role: Role) -> bool:
         return await self._find(doctor_id, clinic_id, role) is not None
+
+    async def admin_chats_for(self, doctor_id: int) -> list[tuple[int, int, str]]:
+        """``(admin doctor id, chat id, locale)`` of the administrators of every clinic where
+        ``doctor_id`` has a role, reachable in Telegram, each once; never the doctor themself."""
+        colleague = aliased(ClinicRole)
+        statement = (
+            select(ClinicRole.doctor_id, TelegramAccount.chat_id, TelegramAccount.locale)
+            .join(colleague, colleague.clinic_id == ClinicRole.clinic_id)
+            .join(TelegramAccount, TelegramAccount.doctor_id == ClinicRole.doctor_id)
+            .where(
+                colleague.doctor_id == doctor_id,
+                ClinicRole.role == Role.ADMIN,
+                ClinicRole.doctor_id != doctor_id,
+                TelegramAccount.unreachable_since.is_(None),
+            )
+            .distinct()
+            .order_by(ClinicRole.doctor_id)
+        )
+        return [(admin, chat, locale) for admin, chat, locale in (await self._session.execute(statement)).tuples()]

@@ -6,7 +6,7 @@ import itertools
 import time
 from typing import Any
 
-from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Update, User
+from aiogram.types import CallbackQuery, Chat, ChatMemberUpdated, Message, MessageEntity, Update, User
 
 _update_ids = itertools.count(1)
 _message_ids = itertools.count(1)
@@ -68,3 +68,23 @@ def callback(
         data=data,
     )
     return Update(update_id=update_id if update_id is not None else next(_update_ids), callback_query=query)
+
+
+def my_chat_member(user_id: int, *, blocked: bool, update_id: int | None = None) -> Update:
+    """What Telegram sends when the user blocks (``kicked``) or restarts (``member``) the bot."""
+    bot_user = User(id=42, is_bot=True, first_name="Кабинет врача")
+    old, new = ("member", "kicked") if blocked else ("kicked", "member")
+
+    def member(status: str) -> dict[str, Any]:
+        return {"status": status, "user": bot_user, **({"until_date": 0} if status == "kicked" else {})}
+
+    event = ChatMemberUpdated.model_validate(
+        {
+            "chat": private_chat(user_id),
+            "from": user(user_id),
+            "date": int(time.time()),
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        }
+    )
+    return Update(update_id=update_id if update_id is not None else next(_update_ids), my_chat_member=event)
