@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
 from bot.notifications import AiogramTransport, RunningJobs, build_limiter, build_scheduler, delivery_job
@@ -68,6 +68,11 @@ class ProgressReporter:
                             await runtime.bot.edit_message_text(
                                 text, chat_id=progress.chat_id, message_id=progress.message_id
                             )
+                        except TelegramBadRequest as exc:
+                            # "message is not modified" after a restart (nothing shown yet in this
+                            # process) is expected; anything else is worth a line.
+                            if "not modified" not in exc.message:
+                                logger.warning("progress message not updated: %s", type(exc).__name__)
                         except TelegramAPIError as exc:
                             logger.warning("progress message not updated: %s", type(exc).__name__)
                         self._shown[announcement_id] = text

@@ -197,8 +197,10 @@ def press_button(
     return record
 
 
-def set_blocked(store: Store, bot: BotAccount, user_id: int, blocked: bool) -> int | None:
-    """The user blocks (or restarts) the bot: Telegram sends the bot a my_chat_member update."""
+def set_blocked(store: Store, bot: BotAccount, user_id: int, blocked: bool, *, notify: bool = True) -> int | None:
+    """The user blocks (or restarts) the bot: Telegram sends the bot a my_chat_member update.
+    ``notify=False``: the update is lost (Telegram keeps updates for 24 hours only, so a bot that was
+    down longer never hears of it) and the bot finds out at its next send."""
     user = _user(store, user_id)
     if (user_id in bot.blocked_by) == blocked:
         return None
@@ -221,4 +223,6 @@ def set_blocked(store: Store, bot: BotAccount, user_id: int, blocked: bool) -> i
         "new_chat_member": member(new),
     }
     store.bump(bot.chats[user_id])
+    if not notify:
+        return None
     return store.enqueue_update(bot, "my_chat_member", payload)

@@ -222,9 +222,10 @@ class TelegramEmulator:
             self.store, self._bot(bot), chat_id, message_id, callback_data, text=text, forge=forge
         )
 
-    def block(self, user_id: int, *, bot: str | int | None = None) -> int | None:
-        """The user blocks the bot; returns the my_chat_member update id."""
-        return client.set_blocked(self.store, self._bot(bot), user_id, True)
+    def block(self, user_id: int, *, bot: str | int | None = None, notify: bool = True) -> int | None:
+        """The user blocks the bot; returns the my_chat_member update id (None with
+        ``notify=False``: the update was lost, see ``client.set_blocked``)."""
+        return client.set_blocked(self.store, self._bot(bot), user_id, True, notify=notify)
 
     def unblock(self, user_id: int, *, bot: str | int | None = None) -> int | None:
         return client.set_blocked(self.store, self._bot(bot), user_id, False)
