@@ -75,16 +75,19 @@ class Rates:
 
     global_per_second: float = 25.0
     per_chat_per_second: float = 1.0
-    # Back-to-back messages allowed after a pause in traffic. Globally 1: Telegram counts per
-    # second, so any burst over the rate would be counted in one window with the steady flow.
-    global_burst: int = 1
+    # Back-to-back messages allowed after a lull (GCRA tolerance). Telegram counts per second, so
+    # any burst lands in one window with the steady flow: it must fit in what the margin leaves
+    # free (rate × margin per second). None: three quarters of that (the rest absorbs network
+    # jitter), at least 1 — at 500/s that is 7 slots, so a sender that fell 14 ms behind (a GC
+    # pause, a slow commit) catches up instead of losing those slots for good; at 25/s it is 1.
+    global_burst: int | None = None
     per_chat_burst: int = 2
-    margin: float = 0.03
+    margin: float = 0.02
 
     def __post_init__(self) -> None:
         if self.global_per_second <= 0 or self.per_chat_per_second <= 0:
             raise ValueError("rates must be positive")
-        if self.global_burst < 1 or self.per_chat_burst < 1:
+        if (self.global_burst is not None and self.global_burst < 1) or self.per_chat_burst < 1:
             raise ValueError("bursts must be at least 1")
         if not 0 <= self.margin < 1:
             raise ValueError("margin must be in [0, 1)")
@@ -99,7 +102,13 @@ class Rates:
 
     @property
     def global_tolerance(self) -> float:
-        return (self.global_burst - 1) * self.global_interval
+        return (self.effective_global_burst - 1) * self.global_interval
+
+    @property
+    def effective_global_burst(self) -> int:
+        if self.global_burst is not None:
+            return self.global_burst
+        return max(1, math.floor(self.global_per_second * self.margin * 0.75))
 
     @property
     def chat_tolerance(self) -> float:

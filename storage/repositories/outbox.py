@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from storage.dialects import dialect_name, upsert_insert
@@ -211,14 +212,27 @@ class OutboxRepository:
         )
 
     async def _finish(self, notification_id: int, worker_id: str, values: dict[str, Any]) -> bool:
-        statement = (
-            update(Notification)
-            .where(*self._held(notification_id, worker_id))
+        if self._session.identity_map.get(identity_key(Notification, notification_id)) is not None:
+            # The caller holds the row as an object: the ORM path keeps it in step.
+            statement = (
+                update(Notification)
+                .where(*self._held(notification_id, worker_id))
+                .values(values)
+                .returning(Notification.id)
+                .execution_options(synchronize_session="fetch")
+            )
+            return (await self._session.execute(statement)).first() is not None
+        # Otherwise a Core UPDATE on the table: recording an outcome is the sender's hottest
+        # statement (one per message, in a fresh session), and the ORM's bulk-update bookkeeping
+        # cost about as much CPU as the send itself.
+        table = Notification.__table__
+        core = (
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.id == notification_id, table.c.status == SENDING, table.c.claimed_by == worker_id)
             .values(values)
-            .returning(Notification.id)
-            .execution_options(synchronize_session="fetch")
+            .returning(table.c.id)
         )
-        return (await self._session.execute(statement)).first() is not None
+        return (await self._session.execute(core)).first() is not None
 
     async def mark_sent(
         self, notification_id: int, worker_id: str, at: datetime, telegram_message_id: int | None
