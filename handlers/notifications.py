@@ -25,6 +25,7 @@ from services.errors import N_
 from services.notification_settings import (
     BRIEF_PRESETS,
     CONFIGURABLE_KINDS,
+    LEAD_PRESETS,
     QUIET_PRESETS,
     NotificationSettings,
     NotificationSettingsService,
@@ -61,6 +62,7 @@ class NotifySetting(StrEnum):
     QUIET = "quiet"
     SILENT = "silent"
     BRIEF = "brief"
+    LEAD = "lead"
 
 
 class NotifyCallback(CallbackData, prefix="ntf"):
@@ -183,6 +185,7 @@ def settings_text(settings: NotificationSettings) -> str:
             "",
             _("Quiet hours: {quiet}. Routine messages wait until they end; urgent ones come at once.").format(quiet=quiet),
             _("Morning brief: {time}").format(time=brief),
+            _("Appointment reminders: {minutes} min before").format(minutes=settings.reminder_lead_minutes),
             _("Routine messages without sound: {value}").format(value=_("yes") if settings.silent_routine else _("no")),
             _("Time zone: {tz}").format(tz=escape(settings.timezone)),
             "",
@@ -228,6 +231,16 @@ def settings_keyboard(settings: NotificationSettings) -> InlineKeyboardMarkup:
     rows.append(
         [
             InlineKeyboardButton(
+                text=("✓ " if settings.reminder_lead_minutes == minutes else "")
+                + _("{minutes} min").format(minutes=minutes),
+                callback_data=NotifyCallback(setting=NotifySetting.LEAD, value=str(minutes)).pack(),
+            )
+            for minutes in LEAD_PRESETS
+        ]
+    )
+    rows.append(
+        [
+            InlineKeyboardButton(
                 text=(_("🔈 Routine without sound: on") if settings.silent_routine else _("🔊 Routine without sound: off")),
                 callback_data=NotifyCallback(setting=NotifySetting.SILENT).pack(),
             )
@@ -261,6 +274,8 @@ def get_router() -> Router:
             settings = await service.toggle_kind(user, callback_data.value)
         elif callback_data.setting is NotifySetting.QUIET:
             settings = await service.set_quiet(user, callback_data.value)
+        elif callback_data.setting is NotifySetting.LEAD:
+            settings = await service.set_reminder_lead(user, callback_data.value)
         elif callback_data.setting is NotifySetting.BRIEF:
             settings = await service.set_brief_time(user, callback_data.value.replace(".", ":"))
         else:

@@ -21,6 +21,7 @@ QUIET_PRESETS: dict[str, tuple[time, time] | None] = {
     "23-08": (time(23, 0), time(8, 0)),
 }
 BRIEF_PRESETS = ("auto", "07:00", "07:30", "08:00", "08:30", "09:00")
+LEAD_PRESETS = (15, 30, 60, 120)  # minutes before an appointment
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class NotificationSettings:
     silent_routine: bool
     brief_time: time | None
     timezone: str
+    reminder_lead_minutes: int
 
     @property
     def quiet_preset(self) -> str:
@@ -62,6 +64,7 @@ class NotificationSettingsService:
             silent_routine=prefs.silent_routine,
             brief_time=prefs.brief_time,
             timezone=prefs.timezone,
+            reminder_lead_minutes=prefs.reminder_lead_minutes,
         )
 
     async def toggle_kind(self, telegram_user_id: int, kind: str) -> NotificationSettings:
@@ -88,6 +91,11 @@ class NotificationSettingsService:
             raise DomainError(N_("This button is out of date. Open the menu again: /start"))
         value = None if preset == "auto" else time.fromisoformat(preset)
         return await self._update(telegram_user_id, brief_time=value)
+
+    async def set_reminder_lead(self, telegram_user_id: int, minutes: str) -> NotificationSettings:
+        if not minutes.isdigit() or int(minutes) not in LEAD_PRESETS:
+            raise DomainError(N_("This button is out of date. Open the menu again: /start"))
+        return await self._update(telegram_user_id, reminder_lead_minutes=int(minutes))
 
     async def _update(self, telegram_user_id: int, **fields: Unpack[PreferenceFields]) -> NotificationSettings:
         doctor_id = await self._doctor(telegram_user_id)

@@ -16,6 +16,7 @@ from storage.models.clinic_role import Role
 from storage.repositories.clinic_roles import ClinicRoleRepository
 from storage.repositories.clinics import ClinicRepository
 from storage.repositories.doctor_profiles import DoctorProfileRepository
+from storage.repositories.notification_preferences import NotificationPreferencesRepository
 
 REGISTER_ACTOR = "system"
 
@@ -55,4 +56,16 @@ async def sync_clinic_roles(uow: UnitOfWork, doctor_id: int) -> RoleChanges:
         await audit.record(
             REGISTER_ACTOR, "clinic_role_revoked", "doctor", doctor_id, clinic=clinic_id, role=role.value, source="frmr"
         )
+    await _default_time_zone(uow, doctor_id, sorted(wanted))
     return RoleChanges(granted, revoked)
+
+
+async def _default_time_zone(uow: UnitOfWork, doctor_id: int, wanted: list[tuple[int, Role]]) -> None:
+    """A doctor who never chose notification settings gets their (first) clinic's time zone, so
+    quiet hours and the morning brief follow local time in Vladivostok as in Kaliningrad."""
+    preferences = NotificationPreferencesRepository(uow.session)
+    if not wanted or await preferences.get(doctor_id) is not None:
+        return
+    clinic = await ClinicRepository(uow.session).get(wanted[0][0])
+    if clinic is not None:
+        await preferences.update(doctor_id, timezone=clinic.timezone)

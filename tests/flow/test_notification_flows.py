@@ -63,14 +63,17 @@ def alert(sent: object) -> str:
 
 
 async def test_settings_screen_switches_kinds_quiet_hours_brief_time_and_sound(flow: Flow) -> None:
-    doctor_id = await sign_in(flow, DOCTOR_TG, [_position(CLINIC_OID, "Терапия")], esia_oid="6100", pin=False)
+    await add_clinic(flow, "ГП № 25", "Asia/Vladivostok", FAR_OID)
+    doctor_id = await sign_in(flow, DOCTOR_TG, [_position(FAR_OID, "Терапия")], esia_oid="6100", pin=False)
 
     sent = await flow.feed(updates.message("/notifications", user_id=DOCTOR_TG))
     screen = last_screen(sent)
     assert "Тихие часы: с 21:00 до 08:00" in screen.text
     assert "Обычные сообщения без звука: нет" in screen.text
     assert "🔔 Утренняя сводка" in buttons(screen)
-    assert await preferences(flow, doctor_id) is None  # looking changes nothing
+    assert "Напоминание о приёме: за 30 мин" in screen.text
+    # Never chosen: the clinic's time zone (Vladivostok), taken when the register roles arrived.
+    assert "Часовой пояс: Asia/Vladivostok" in screen.text
 
     press = NotifyCallback(setting=NotifySetting.KIND, value="morning_brief").pack()
     sent = await flow.feed(updates.callback(press, user_id=DOCTOR_TG))
@@ -86,12 +89,14 @@ async def test_settings_screen_switches_kinds_quiet_hours_brief_time_and_sound(f
     assert "Утренняя сводка: 07:30" in last_screen(sent).text
     sent = await flow.feed(updates.callback(NotifyCallback(setting=NotifySetting.SILENT).pack(), user_id=DOCTOR_TG))
     assert "Обычные сообщения без звука: да" in last_screen(sent).text
+    sent = await flow.feed(updates.callback(NotifyCallback(setting=NotifySetting.LEAD, value="60").pack(), user_id=DOCTOR_TG))
+    assert "Напоминание о приёме: за 60 мин" in last_screen(sent).text and "✓ 60 мин" in buttons(last_screen(sent))
 
     prefs = await preferences(flow, doctor_id)
     assert prefs is not None
     assert (prefs.quiet_start.strftime("%H:%M"), prefs.quiet_end.strftime("%H:%M")) == ("22:00", "07:00")
     assert prefs.brief_time is not None and prefs.brief_time.strftime("%H:%M") == "07:30"
-    assert prefs.silent_routine is True
+    assert prefs.silent_routine is True and prefs.reminder_lead_minutes == 60
 
     # Pressing the kind again switches it back on.
     sent = await flow.feed(updates.callback(press, user_id=DOCTOR_TG))
@@ -105,6 +110,8 @@ async def test_forged_settings_buttons_change_nothing(flow: Flow) -> None:
         NotifyCallback(setting=NotifySetting.KIND, value="announcement_progress").pack(),
         NotifyCallback(setting=NotifySetting.QUIET, value="25-99").pack(),
         NotifyCallback(setting=NotifySetting.BRIEF, value="03.17").pack(),
+        NotifyCallback(setting=NotifySetting.LEAD, value="7").pack(),
+        NotifyCallback(setting=NotifySetting.LEAD, value="-15").pack(),
         "ntf:nonsense:x",
     ]
     for data in forged:
