@@ -11,6 +11,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("Main menu")),
     ("login", N_("Sign in with Gosuslugi")),
     ("patients", N_("Find a patient")),
+    ("prescription", N_("Write a prescription")),
     ("profile", N_("My profile: specialty, clinics, accreditation")),
     ("settings", N_("Settings: language")),
     ("help", N_("Help")),

@@ -19,7 +19,9 @@ from services.identity.linking import LinkService
 from services.identity.profile import ProfileService
 from services.notification_settings import NotificationSettingsService
 from services.patients import PatientLookupService
+from services.prescriptions import PrescriptionService
 from services.reminders import ReminderActions
+from services.signing.documents import LocalKeySigner
 from services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class ServicesMiddleware(BaseMiddleware):
         data["announcements"] = AnnouncementService(uow, access)
         data["audit_query"] = AuditQueryService(uow)
         data["patients"] = PatientLookupService(uow, cipher, index, self._policy)
+        data["prescriptions"] = PrescriptionService(uow, cipher, index, data.get("document_signer") or LocalKeySigner(cipher), self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
             data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)
