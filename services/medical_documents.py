@@ -17,6 +17,7 @@ from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
 from services.identity.access import AccessDenied, AccessService, DoctorContext, NotLinked, SecurityPolicy
 from services.signing.documents import DocumentSigner, sha256_hex, verify_detached
+from services.signing.errors import SignerUnavailable
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
 from storage.models.clinic_role import Role
@@ -28,6 +29,11 @@ from storage.repositories.medical_documents import DocumentRecord, MedicalDocume
 class DocumentNotFound(DomainError):
     def __init__(self) -> None:
         super().__init__(N_("This document was not found among yours."))
+
+
+class SigningServiceDown(DomainError):
+    def __init__(self) -> None:
+        super().__init__(N_("The signing service is not answering. The draft is kept: try signing again later."))
 
 
 class NotADraft(DomainError):
@@ -117,7 +123,12 @@ class DocumentCore:
             return SignOutcome(record.id, signed_now=False)
         signed_at = self.now()
         data, content_type = await render(record, signed_at)
-        signature = await self.signer.sign(self.uow.session, scope.doctor_id, data)
+        try:
+            signature = await self.signer.sign(self.uow.session, scope.doctor_id, data)
+        except SignerUnavailable:
+            # Nothing is stored: the draft stays as it was and can be signed again later.
+            await self.uow.rollback()
+            raise SigningServiceDown() from None
         stored = await self.documents.mark_signed(
             record.id,
             SignedContent(
