@@ -7,6 +7,7 @@ from aiogram import F, Router
 from handlers import (
     admin,
     announcements,
+    approvals,
     auth,
     cancel,
     errors,
@@ -38,6 +39,7 @@ def get_routers() -> list[Router]:
         notifications.get_router(),
         patients.get_router(),
         prescriptions.get_router(),
+        approvals.get_router(),
         fallback.get_router(),
     )
     return [errors.get_router(), private]

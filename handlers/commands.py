@@ -12,6 +12,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("login", N_("Sign in with Gosuslugi")),
     ("patients", N_("Find a patient")),
     ("prescription", N_("Write a prescription")),
+    ("queue", N_("Drafts waiting for your signature")),
     ("profile", N_("My profile: specialty, clinics, accreditation")),
     ("settings", N_("Settings: language")),
     ("help", N_("Help")),

@@ -122,6 +122,27 @@ class PrescriptionService:
     def core(self) -> DocumentCore:
         return self._core
 
+    @property
+    def drugs(self) -> DrugReference:
+        return self._drugs
+
+    async def patient(self, patient_id: int) -> PatientRecord | None:
+        return await PatientRepository(self._uow.session, self._cipher, self._index).get(patient_id)
+
+    async def patient_of(self, record: DocumentRecord) -> PatientRecord | None:
+        return await self._patient(record)
+
+    def build_review(
+        self, record: DocumentRecord, patient: PatientRecord | None, previous: DocumentRecord | None
+    ) -> Review:
+        return self._review(record, patient, previous)
+
+    def check_complete(self, record: DocumentRecord) -> None:
+        self._check_complete(record)
+
+    async def render_fhir(self, record: DocumentRecord, signed_at: datetime) -> tuple[bytes, str]:
+        return await self._render(record, signed_at)
+
     # --- starting and resuming ---------------------------------------------------------------------
 
     async def open(self, telegram_user_id: int) -> list[DraftSummary]:

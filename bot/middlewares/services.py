@@ -13,6 +13,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 
 from services.announcements import AnnouncementService
+from services.approvals import ApprovalService
 from services.audit import AuditQueryService
 from services.identity.access import AccessService, SecurityPolicy
 from services.identity.linking import LinkService
@@ -49,7 +50,8 @@ class ServicesMiddleware(BaseMiddleware):
         data["announcements"] = AnnouncementService(uow, access)
         data["audit_query"] = AuditQueryService(uow)
         data["patients"] = PatientLookupService(uow, cipher, index, self._policy)
-        data["prescriptions"] = PrescriptionService(uow, cipher, index, data.get("document_signer") or LocalKeySigner(cipher), self._policy)
+        data["prescriptions"] = prescriptions = PrescriptionService(uow, cipher, index, data.get("document_signer") or LocalKeySigner(cipher), self._policy)
+        data["approvals"] = ApprovalService(prescriptions)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
             data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)

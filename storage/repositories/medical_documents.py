@@ -205,14 +205,16 @@ class MedicalDocumentRepository:
         rows = await self._session.scalars(query.order_by(MedicalDocument.id).limit(limit))
         return [self._record(r) for r in rows]
 
-    async def count_for_doctor(self, doctor_id: int, *, statuses: Sequence[str], authors: Sequence[str]) -> int:
-        return int(
-            await self._session.scalar(
-                select(func.count()).select_from(MedicalDocument).where(
-                    MedicalDocument.doctor_id == doctor_id,
-                    MedicalDocument.status.in_(list(statuses)),
-                    MedicalDocument.author.in_(list(authors)),
-                )
-            )
-            or 0
+
+async def count_documents(session: AsyncSession, doctor_id: int, *, statuses: Sequence[str], authors: Sequence[str]) -> int:
+    """How many of a doctor's documents are in ``statuses``: no decryption, so no cipher needed."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(MedicalDocument)
+        .where(
+            MedicalDocument.doctor_id == doctor_id,
+            MedicalDocument.status.in_(list(statuses)),
+            MedicalDocument.author.in_(list(authors)),
         )
+    )
+    return int(count or 0)
