@@ -16,6 +16,7 @@ from handlers import (
     notifications,
     patients,
     prescriptions,
+    referrals,
     settings,
     start,
 )
@@ -40,6 +41,7 @@ def get_routers() -> list[Router]:
         patients.get_router(),
         prescriptions.get_router(),
         approvals.get_router(),
+        referrals.get_router(),
         fallback.get_router(),
     )
     return [errors.get_router(), private]

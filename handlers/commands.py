@@ -13,6 +13,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("patients", N_("Find a patient")),
     ("prescription", N_("Write a prescription")),
     ("queue", N_("Drafts waiting for your signature")),
+    ("referral", N_("Write a referral (057/у)")),
     ("profile", N_("My profile: specialty, clinics, accreditation")),
     ("settings", N_("Settings: language")),
     ("help", N_("Help")),

@@ -327,7 +327,7 @@ class PrescriptionService:
             document_id=record.id,
             version=record.version,
             status=record.status,
-            patient=self._mask(patient),
+            patient=self.mask(patient),
             drug=drug.title,
             form=drug.prescription_form,
             dose=str(draft.get("dose", "")),
@@ -342,7 +342,7 @@ class PrescriptionService:
         )
 
     @staticmethod
-    def _mask(patient: PatientRecord | None) -> str:
+    def mask(patient: PatientRecord | None) -> str:
         if patient is None:
             return "—"
         name = f"{patient.last_name} {initials(patient.first_name, patient.middle_name)}".strip()

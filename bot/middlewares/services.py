@@ -21,6 +21,7 @@ from services.identity.profile import ProfileService
 from services.notification_settings import NotificationSettingsService
 from services.patients import PatientLookupService
 from services.prescriptions import PrescriptionService
+from services.referrals import ReferralService
 from services.reminders import ReminderActions
 from services.signing.documents import LocalKeySigner
 from services.uow import UnitOfWork
@@ -52,6 +53,7 @@ class ServicesMiddleware(BaseMiddleware):
         data["patients"] = PatientLookupService(uow, cipher, index, self._policy)
         data["prescriptions"] = prescriptions = PrescriptionService(uow, cipher, index, data.get("document_signer") or LocalKeySigner(cipher), self._policy)
         data["approvals"] = ApprovalService(prescriptions)
+        data["referrals"] = ReferralService(uow, cipher, index, prescriptions.core.signer, self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
             data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)

@@ -118,3 +118,49 @@ def provenance(
             }
         ],
     }
+
+
+REFERRAL_KINDS = {
+    # kind → (SNOMED category code, display)
+    "lab": ("108252007", "Laboratory procedure"),
+    "instrumental": ("363679005", "Imaging"),
+    "consultation": ("11429006", "Consultation"),
+    "hospitalisation": ("32485007", "Hospital admission"),
+}
+PRIORITIES = ("routine", "urgent", "asap")
+ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
+
+
+def service_request(
+    *,
+    document_id: int,
+    version: int,
+    previous_id: int | None,
+    doctor_id: int,
+    patient_id: int,
+    draft: dict[str, Any],
+    diagnosis_name: str,
+    authored: datetime,
+) -> dict[str, Any]:
+    """Form 057/у as a FHIR ServiceRequest (category: the kind of referral; reason: МКБ-10)."""
+    code, display = REFERRAL_KINDS[str(draft["kind"])]
+    resource: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "identifier": [{"system": DOCUMENT_SYSTEM, "value": f"{document_id}-v{version}"}],
+        "status": "active",
+        "intent": "order",
+        "category": [{"coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}]}],
+        "priority": str(draft["priority"]),
+        "code": {"text": str(draft["service"])},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "authoredOn": authored.isoformat(),
+        "requester": {"reference": f"Practitioner/{doctor_id}"},
+        "performer": [{"display": str(draft["service"])}],
+        "reasonCode": [
+            {"coding": [{"system": ICD10_SYSTEM, "code": str(draft["diagnosis"]), "display": diagnosis_name}]}
+        ],
+        "note": [{"text": str(draft["justification"])}],
+    }
+    if previous_id is not None:
+        resource["replaces"] = [{"reference": f"ServiceRequest/{previous_id}"}]
+    return resource
