@@ -10,6 +10,7 @@ from handlers import (
     approvals,
     auth,
     cancel,
+    clinical_documents,
     errors,
     fallback,
     help,
@@ -42,6 +43,7 @@ def get_routers() -> list[Router]:
         prescriptions.get_router(),
         approvals.get_router(),
         referrals.get_router(),
+        clinical_documents.get_router(),
         fallback.get_router(),
     )
     return [errors.get_router(), private]

@@ -14,6 +14,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("prescription", N_("Write a prescription")),
     ("queue", N_("Drafts waiting for your signature")),
     ("referral", N_("Write a referral (057/у)")),
+    ("document", N_("A certificate, conclusion or visit protocol")),
     ("profile", N_("My profile: specialty, clinics, accreditation")),
     ("settings", N_("Settings: language")),
     ("help", N_("Help")),

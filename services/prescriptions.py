@@ -402,7 +402,11 @@ class PrescriptionService:
 
     async def _peek(self, telegram_user_id: int, document_id: int) -> DocumentRecord:
         scope = await self._core.scope(telegram_user_id, "prescription_edit")
-        return await self._draft(scope, document_id, "prescription_edit")
+        record = await self._draft(scope, document_id, "prescription_edit")
+        # The idle anchor moved: commit, so no write transaction stays open while the handler
+        # writes the conversation state through another connection.
+        await self._uow.commit()
+        return record
 
     def _drug_of(self, record: DocumentRecord) -> Drug:
         drug = self._drugs.get(str(record.draft.get("drug", "")))

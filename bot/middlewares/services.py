@@ -15,6 +15,7 @@ from aiogram.types import TelegramObject
 from services.announcements import AnnouncementService
 from services.approvals import ApprovalService
 from services.audit import AuditQueryService
+from services.clinical_documents import ClinicalDocumentService
 from services.identity.access import AccessService, SecurityPolicy
 from services.identity.linking import LinkService
 from services.identity.profile import ProfileService
@@ -54,6 +55,7 @@ class ServicesMiddleware(BaseMiddleware):
         data["prescriptions"] = prescriptions = PrescriptionService(uow, cipher, index, data.get("document_signer") or LocalKeySigner(cipher), self._policy)
         data["approvals"] = ApprovalService(prescriptions)
         data["referrals"] = ReferralService(uow, cipher, index, prescriptions.core.signer, self._policy)
+        data["documents"] = ClinicalDocumentService(uow, cipher, index, prescriptions.core.signer, self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
             data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)

@@ -164,3 +164,37 @@ def service_request(
     if previous_id is not None:
         resource["replaces"] = [{"reference": f"ServiceRequest/{previous_id}"}]
     return resource
+
+
+def document_reference(
+    *, document_id: int, version: int, previous_id: int | None, doctor_id: int, patient_id: int, title: str,
+    code: str, created: datetime, content_sha1_b64: str, size: int,
+) -> dict[str, Any]:
+    """A signed PDF (certificate, conclusion, protocol) as a FHIR DocumentReference; the PDF itself
+    travels as the attachment (``url`` to the stored binary) with its size and hash."""
+    resource: dict[str, Any] = {
+        "resourceType": "DocumentReference",
+        "identifier": [{"system": DOCUMENT_SYSTEM, "value": f"{document_id}-v{version}"}],
+        "status": "current",
+        "docStatus": "final",
+        "type": {"coding": [{"system": "urn:medcab:document-template", "code": code}], "text": title},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "date": created.isoformat(),
+        "author": [{"reference": f"Practitioner/{doctor_id}"}],
+        "description": title,
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "application/pdf",
+                    "url": f"Binary/{document_id}",
+                    "size": size,
+                    "hash": content_sha1_b64,
+                    "title": f"{title} № {document_id}",
+                    "creation": created.isoformat(),
+                }
+            }
+        ],
+    }
+    if previous_id is not None:
+        resource["relatesTo"] = [{"code": "replaces", "target": {"reference": f"DocumentReference/{previous_id}"}}]
+    return resource

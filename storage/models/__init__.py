@@ -9,6 +9,7 @@ from storage.models.consent import PERSONAL_DATA, Consent
 from storage.models.doctor import Doctor
 from storage.models.doctor_position import DoctorPosition
 from storage.models.doctor_security import DoctorSecurity
+from storage.models.document_template import DocumentTemplate
 from storage.models.esia_auth_request import EsiaAuthRequest
 from storage.models.esia_token import EsiaToken
 from storage.models.fsm_state import FSMState
@@ -58,6 +59,7 @@ __all__ = [
     "Doctor",
     "DoctorPosition",
     "DoctorSecurity",
+    "DocumentTemplate",
     "EsiaAuthRequest",
     "EsiaToken",
     "FSMState",

@@ -35,7 +35,7 @@ IDENTITY_TABLES = {
     "sign_in_failures",
 }
 NOTIFICATION_TABLES = {"announcements", "notification_preferences", "notifications"}
-DOCUMENT_TABLES = {"medical_documents", "signing_keys"}
+DOCUMENT_TABLES = {"document_templates", "medical_documents", "signing_keys"}
 TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES | DOCUMENT_TABLES
 HEAD = "0006"
 

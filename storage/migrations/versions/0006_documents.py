@@ -1,4 +1,4 @@
-"""documents: prescriptions, referrals, medical documents (versions, signatures), local signing keys
+"""documents: prescriptions, referrals, medical documents (versions, signatures), templates, local signing keys
 
 Revision ID: 0006
 Revises: 0004
@@ -71,9 +71,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("submission_key", name="uq_medical_documents_submission_key"),
     )
     op.create_index("ix_medical_documents_doctor_id_status", "medical_documents", ["doctor_id", "status"])
+    op.create_table(
+        "document_templates",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("clinic_id", sa.Integer(), nullable=True),
+        sa.Column("code", sa.String(32), nullable=False),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("fields", sa.Text(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
+        sa.Column("updated_at", TIMESTAMP, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["clinic_id"], ["clinics.id"], name="fk_document_templates_clinic_id_clinics", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_document_templates"),
+        sa.UniqueConstraint("clinic_id", "code", name="uq_document_templates_clinic_id_code"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("document_templates")
     op.drop_index("ix_medical_documents_doctor_id_status", table_name="medical_documents")
     op.drop_table("medical_documents")
     op.drop_table("signing_keys")
