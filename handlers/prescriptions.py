@@ -26,6 +26,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
+from handlers import document_status
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button, main_menu_keyboard
@@ -205,6 +206,7 @@ def patient_prompt() -> str:
 
 
 def get_router() -> Router:
+    document_status.register()
     router = Router(name="prescriptions")
 
     async def begin(message: Message, state: FSMContext, rx: PrescriptionService, tg: int) -> None:

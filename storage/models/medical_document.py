@@ -34,7 +34,10 @@ BY_SYSTEM = "system"
 
 class MedicalDocument(Base):
     __tablename__ = "medical_documents"
-    __table_args__ = (Index("ix_medical_documents_doctor_id_status", "doctor_id", "status"),)
+    __table_args__ = (
+        Index("ix_medical_documents_doctor_id_status", "doctor_id", "status"),
+        Index("ix_medical_documents_next_send_at", "next_send_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -59,6 +62,12 @@ class MedicalDocument(Base):
     signed_at: Mapped[datetime | None]
     reject_reason: Mapped[str | None] = mapped_column(Text)  # FieldCipher token
     external_id: Mapped[str | None] = mapped_column(String(64))
+    # The outbox to the clinic system, on the row itself: set in the same transaction as the
+    # signature, so a signed document is always either delivered or still due.
+    next_send_at: Mapped[datetime | None]
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    last_send_error: Mapped[str | None] = mapped_column(String(200))
     # The submitter's idempotency key (a nurse's or the clinic system's draft arrives once).
     submission_key: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import FieldCipher
 from storage.models import MedicalDocument, canonical_json, utcnow
-from storage.models.medical_document import DRAFT
+from storage.models.medical_document import DRAFT, SENT
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,11 @@ class MedicalDocumentRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def mark_signed(self, document_id: int, signed: SignedContent, status: str) -> bool:
-        """Draft → signed with its exact bytes and signature; False if someone signed it first."""
+    async def mark_signed(self, document_id: int, signed: SignedContent, status: str, *, send: bool = True) -> bool:
+        """Draft → signed with its exact bytes and signature; False if someone signed it first.
+
+        ``send``: queue it for the clinic system in the same statement (an idempotency key is
+        fixed now, so every retry of the delivery carries the same one)."""
         content = self._enc("content", base64.b64encode(signed.content).decode("ascii"))
         result = await self._session.execute(
             update(MedicalDocument)
@@ -168,6 +172,8 @@ class MedicalDocumentRepository:
                 signer_key=signed.signer_key,
                 signed_at=signed.signed_at,
                 updated_at=utcnow(),
+                next_send_at=signed.signed_at if send else None,
+                idempotency_key=uuid.uuid4().hex if send else None,
             )
             .execution_options(synchronize_session=False)
         )
@@ -218,3 +224,74 @@ async def count_documents(session: AsyncSession, doctor_id: int, *, statuses: Se
         )
     )
     return int(count or 0)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A signed document due for the clinic system (content decrypted: it is about to be sent)."""
+
+    record: DocumentRecord
+    idempotency_key: str
+    attempts: int
+
+
+class DispatchRepository:
+    """The document outbox: claim due rows, record the outcome. Never touches the signed content."""
+
+    def __init__(self, session: AsyncSession, cipher: FieldCipher) -> None:
+        self._session = session
+        self._documents = MedicalDocumentRepository(session, cipher)
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[Dispatch]:
+        """Due rows, each pushed ``lease`` into the future so no other worker takes it meanwhile
+        (if this worker dies, the row is due again when the lease ends: delayed, never lost)."""
+        query = (
+            select(MedicalDocument.id, MedicalDocument.next_send_at)
+            .where(MedicalDocument.next_send_at.is_not(None), MedicalDocument.next_send_at <= now)
+            .order_by(MedicalDocument.next_send_at)
+            .limit(limit)
+        )
+        claimed: list[Dispatch] = []
+        for document_id, due in (await self._session.execute(query)).all():
+            taken = await self._session.execute(
+                update(MedicalDocument)
+                .where(MedicalDocument.id == document_id, MedicalDocument.next_send_at == due)
+                .values(next_send_at=now + lease, send_attempts=MedicalDocument.send_attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if not getattr(taken, "rowcount", 0):
+                continue  # another worker claimed it first
+            row = await self._session.get(MedicalDocument, document_id, populate_existing=True)
+            assert row is not None and row.idempotency_key is not None
+            claimed.append(Dispatch(self._documents._record(row), row.idempotency_key, row.send_attempts))
+        return claimed
+
+    async def retry_at(self, document_id: int, when: datetime, error: str) -> None:
+        await self._session.execute(
+            update(MedicalDocument)
+            .where(MedicalDocument.id == document_id)
+            .values(next_send_at=when, last_send_error=error[:200])
+            .execution_options(synchronize_session=False)
+        )
+
+    async def sent(self, document_id: int, external_id: str, poll_at: datetime) -> None:
+        """Accepted for processing: poll the clinic system's task at ``poll_at``."""
+        await self._session.execute(
+            update(MedicalDocument)
+            .where(MedicalDocument.id == document_id)
+            .values(status=SENT, external_id=external_id[:64], next_send_at=poll_at, last_send_error=None,
+                    updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+    async def finished(self, document_id: int, status: str, reason: str | None) -> None:
+        """Accepted or rejected by the clinic system: off the outbox for good."""
+        values: dict[str, Any] = {"status": status, "next_send_at": None, "updated_at": utcnow()}
+        if reason is not None:
+            values["reject_reason"] = self._documents._enc("reject_reason", reason)
+        await self._session.execute(
+            update(MedicalDocument)
+            .where(MedicalDocument.id == document_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

@@ -56,6 +56,10 @@ def upgrade() -> None:
         sa.Column("signed_at", TIMESTAMP, nullable=True),
         sa.Column("reject_reason", sa.Text(), nullable=True),
         sa.Column("external_id", sa.String(64), nullable=True),
+        sa.Column("next_send_at", TIMESTAMP, nullable=True),
+        sa.Column("send_attempts", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(64), nullable=True),
+        sa.Column("last_send_error", sa.String(200), nullable=True),
         sa.Column("submission_key", sa.String(100), nullable=True),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=False),
@@ -71,6 +75,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("submission_key", name="uq_medical_documents_submission_key"),
     )
     op.create_index("ix_medical_documents_doctor_id_status", "medical_documents", ["doctor_id", "status"])
+    op.create_index("ix_medical_documents_next_send_at", "medical_documents", ["next_send_at"])
     op.create_table(
         "document_templates",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -91,6 +96,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("document_templates")
+    op.drop_index("ix_medical_documents_next_send_at", table_name="medical_documents")
     op.drop_index("ix_medical_documents_doctor_id_status", table_name="medical_documents")
     op.drop_table("medical_documents")
     op.drop_table("signing_keys")
