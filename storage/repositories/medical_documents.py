@@ -295,3 +295,14 @@ class DispatchRepository:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+
+
+async def clinic_doctor_ids(session: AsyncSession, clinic_id: int) -> list[int]:
+    """Doctors holding the doctor role in a clinic (who a clinic's drafts can be queued for)."""
+    from storage.models import ClinicRole
+    from storage.models.clinic_role import Role
+
+    rows = await session.scalars(
+        select(ClinicRole.doctor_id).where(ClinicRole.clinic_id == clinic_id, ClinicRole.role == Role.DOCTOR)
+    )
+    return sorted(set(rows))

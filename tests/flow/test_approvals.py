@@ -164,3 +164,14 @@ async def test_queue_count_is_a_morning_brief_line_with_a_button(qflow: Flow, cr
     assert markup is not None
     datas = [b.callback_data for row in markup.inline_keyboard for b in row]
     assert QueueCallback(action=QueueAction.LIST).pack() in datas
+
+
+async def test_demo_seed_queues_nurse_drafts_once(qflow: Flow, crypto: Crypto) -> None:
+    from services.demo_seed import DemoSeedService
+
+    for _ in range(2):
+        async with UnitOfWork(qflow.session_maker) as uow:
+            await DemoSeedService(uow, crypto.cipher, crypto.index).seed()
+    async with qflow.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT author, status FROM medical_documents"))).all()
+    assert [tuple(r) for r in rows] == [("nurse", "draft"), ("nurse", "draft")]
