@@ -42,7 +42,8 @@ _NUMBER = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?(?:/\d+)?)\s*(.*)$")
 # Largest single dose per unit (a typo guard, not a clinical limit).
 MAX_DOSE = {"таблетка": Decimal(10), "капсула": Decimal(10), "мл": Decimal(100), "доза": Decimal(10), "ЕД": Decimal(200)}
 MAX_PER_DAY = 12
-_UNITS_OF_TIME = {"д": 1, "день": 1, "дня": 1, "дней": 1, "сут": 1, "суток": 1, "нед": 7, "неделя": 7, "недели": 7,
+_UNITS_OF_TIME = {"год": 365, "года": 365, "лет": 365, "year": 365, "years": 365, "дн": 1, "сутки": 1,
+                  "д": 1, "день": 1, "дня": 1, "дней": 1, "сут": 1, "суток": 1, "нед": 7, "неделя": 7, "недели": 7,
                   "недель": 7, "неделю": 7, "мес": 30, "месяц": 30, "месяца": 30, "месяцев": 30, "day": 1, "days": 1,
                   "week": 7, "weeks": 7, "month": 30, "months": 30}
 
@@ -112,7 +113,12 @@ def parse_days(text: str, max_days: int) -> int:
     value = text.strip().casefold()
     amount = parse_amount(value)
     words = re.findall(r"[a-zа-я]+", value)
-    unit_days = next((_UNITS_OF_TIME[w] for w in words if w in _UNITS_OF_TIME), 1)
+    unit_days = next((_UNITS_OF_TIME[w] for w in words if w in _UNITS_OF_TIME), None)
+    if unit_days is None:
+        if words and not (len(words) == 1 and words[0] in _WORDS):
+            # «2 раза», «курс»: not a length of time; better to ask than to guess days.
+            raise DosingError(N_("Send the course length in days, for example: 10 or «2 недели»."))
+        unit_days = 1
     if amount is None and words and words[0] in _UNITS_OF_TIME:
         amount = Decimal(1)  # «месяц», «неделю»
     if amount is None or amount != amount.to_integral_value():
