@@ -11,6 +11,7 @@ from handlers import (
     auth,
     cancel,
     clinical_documents,
+    document_list,
     errors,
     fallback,
     help,
@@ -44,6 +45,7 @@ def get_routers() -> list[Router]:
         approvals.get_router(),
         referrals.get_router(),
         clinical_documents.get_router(),
+        document_list.get_router(),
         fallback.get_router(),
     )
     return [errors.get_router(), private]

@@ -15,6 +15,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("queue", N_("Drafts waiting for your signature")),
     ("referral", N_("Write a referral (057/у)")),
     ("document", N_("A certificate, conclusion or visit protocol")),
+    ("my_documents", N_("My documents and their status")),
     ("profile", N_("My profile: specialty, clinics, accreditation")),
     ("settings", N_("Settings: language")),
     ("help", N_("Help")),

@@ -16,6 +16,7 @@ from typing import Any
 from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
 from services.identity.access import AccessDenied, AccessService, DoctorContext, NotLinked, SecurityPolicy
+from services.reference.drugs import default_drugs
 from services.signing.documents import DocumentSigner, sha256_hex, verify_detached
 from services.signing.errors import SignerUnavailable
 from services.uow import UnitOfWork
@@ -192,3 +193,41 @@ async def verify_document(uow: UnitOfWork, cipher: FieldCipher, document_id: int
 
 def draft_value(record: DocumentRecord, key: str, default: Any = None) -> Any:
     return record.draft.get(key, default)
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    document_id: int
+    kind: str
+    version: int
+    status: str
+    title: str  # the drug, the referral's service or the document's title: no patient data
+    reason: str | None
+
+
+class DocumentStatusService:
+    """«Мои документы»: the doctor's recent items and where each one is (no patient data shown)."""
+
+    def __init__(self, core: DocumentCore) -> None:
+        self._core = core
+
+    async def recent(self, telegram_user_id: int, limit: int = 10) -> list[StatusLine]:
+        scope = await self._core.scope(telegram_user_id, "documents_status", fresh=False)
+        records = await self._core.documents.list_for_doctor(
+            scope.doctor_id, statuses=["draft", "signed", "sent", "accepted", "rejected"], limit=limit,
+            newest_first=True,
+        )
+        await self._core.uow.commit()
+        drugs = default_drugs()
+        lines = []
+        for record in records:
+            draft = record.draft
+            if record.kind == "prescription":
+                drug = drugs.get(str(draft.get("drug", "")))
+                title = drug.title if drug else "—"
+            elif record.kind == "referral":
+                title = str(draft.get("service", "—"))
+            else:
+                title = str(draft.get("title", "—"))
+            lines.append(StatusLine(record.id, record.kind, record.version, record.status, title, record.reject_reason))
+        return lines

@@ -19,6 +19,7 @@ from services.clinical_documents import ClinicalDocumentService
 from services.identity.access import AccessService, SecurityPolicy
 from services.identity.linking import LinkService
 from services.identity.profile import ProfileService
+from services.medical_documents import DocumentStatusService
 from services.notification_settings import NotificationSettingsService
 from services.patients import PatientLookupService
 from services.prescriptions import PrescriptionService
@@ -55,6 +56,7 @@ class ServicesMiddleware(BaseMiddleware):
         data["prescriptions"] = prescriptions = PrescriptionService(uow, cipher, index, data.get("document_signer") or LocalKeySigner(cipher), self._policy)
         data["approvals"] = ApprovalService(prescriptions)
         data["referrals"] = ReferralService(uow, cipher, index, prescriptions.core.signer, self._policy)
+        data["document_status"] = DocumentStatusService(prescriptions.core)
         data["documents"] = ClinicalDocumentService(uow, cipher, index, prescriptions.core.signer, self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)

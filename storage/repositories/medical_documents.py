@@ -199,7 +199,7 @@ class MedicalDocumentRepository:
 
     async def list_for_doctor(
         self, doctor_id: int, *, statuses: Sequence[str], kind: str | None = None, authors: Sequence[str] | None = None,
-        limit: int = 20,
+        limit: int = 20, newest_first: bool = False,
     ) -> list[DocumentRecord]:
         query = select(MedicalDocument).where(
             MedicalDocument.doctor_id == doctor_id, MedicalDocument.status.in_(list(statuses))
@@ -208,7 +208,8 @@ class MedicalDocumentRepository:
             query = query.where(MedicalDocument.kind == kind)
         if authors is not None:
             query = query.where(MedicalDocument.author.in_(list(authors)))
-        rows = await self._session.scalars(query.order_by(MedicalDocument.id).limit(limit))
+        order = MedicalDocument.id.desc() if newest_first else MedicalDocument.id
+        rows = await self._session.scalars(query.order_by(order).limit(limit))
         return [self._record(r) for r in rows]
 
 

@@ -119,6 +119,8 @@ async def test_rejection_is_recorded_and_notified(flow: Flow, crypto: Crypto, eg
     submitted = next(iter(egisz.fhir.by_task.values()))
     assert submitted.resource["resourceType"] == "MedicationRequest" and submitted.signature
     assert await notifications(flow) == [f"document_status:{doc}:rejected"]
+    listing = (await flow.feed(updates.message("/my_documents", user_id=DOCTOR_TG))).last_text()
+    assert f"Рецепт № {doc} (в. 1) — Эналаприл, таблетки 10 мг: ❌ отклонён — Препарат не входит в формуляр" in listing
     register()
     async with flow.engine.connect() as conn:
         payload = (await conn.execute(text("SELECT payload FROM notifications WHERE kind = 'document_status'"))).scalar()
