@@ -24,7 +24,7 @@ from aiogram.utils.i18n import gettext as _
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button
 from handlers.notifications import register_brief_line, register_kind
-from handlers.prescriptions import render_review
+from handlers.prescriptions import PIN_LIKE, render_review
 from services.approvals import QUEUE_KIND, ApprovalService, QueueItem, register_brief_section
 from storage.models.medical_document import BY_NURSE
 
@@ -45,6 +45,7 @@ class QueueCallback(CallbackData, prefix="q"):
 class QueueFlow(StatesGroup):
     pin = State()
     reason = State()
+    done = State()
 
 
 def _author(author: str) -> str:
@@ -166,6 +167,12 @@ def get_router() -> Router:
             _("Enter your PIN to sign {count} prescription(s). The message is deleted at once.").format(count=len(ids))
         )
 
+    @router.message(StateFilter(QueueFlow.done), magic(F.text.regexp(PIN_LIKE)))
+    async def pin_again(message: Message) -> None:
+        with contextlib.suppress(TelegramAPIError):
+            await message.delete()
+        await message.answer(_("These drafts are already signed."))
+
     @router.message(StateFilter(QueueFlow.pin), magic(F.text & ~F.text.startswith("/")))
     async def pin(message: Message, state: FSMContext, approvals: ApprovalService) -> None:
         assert message.from_user is not None and message.text is not None
@@ -173,7 +180,7 @@ def get_router() -> Router:
             await message.delete()
         ids = [int(i) for i in (await state.get_data()).get("sign", [])]
         signed, repeated = await approvals.approve(message.from_user.id, ids, message.text)
-        await state.clear()
+        await state.set_state(QueueFlow.done)
         text = _("✅ Signed: {signed}.").format(signed=signed)
         if repeated:
             text += " " + _("Already signed before: {count}.").format(count=repeated)

@@ -18,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.filters import magic
 from handlers.menu import main_menu_keyboard
+from handlers.prescriptions import PIN_LIKE
 from services.clinical_documents import ClinicalDocumentService, Question
 from services.patients import PatientLookupService
 
@@ -148,7 +149,13 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await query.message.answer(_("Enter your PIN to sign the document. The message is deleted at once."))
 
-    @router.message(StateFilter(DocFlow.pin, DocFlow.done), magic(F.text & ~F.text.startswith("/")))
+    @router.message(StateFilter(DocFlow.done), magic(F.text.regexp(PIN_LIKE)))
+    async def pin_again(message: Message) -> None:
+        with contextlib.suppress(TelegramAPIError):
+            await message.delete()
+        await message.answer(_("This document is already signed."))
+
+    @router.message(StateFilter(DocFlow.pin), magic(F.text & ~F.text.startswith("/")))
     async def pin(message: Message, state: FSMContext, documents: ClinicalDocumentService) -> None:
         assert message.from_user is not None and message.text is not None
         with contextlib.suppress(TelegramAPIError):

@@ -43,6 +43,7 @@ ROUTE_NAMES = {
     "sc": "п/к",
 }
 DURATIONS = (5, 7, 10, 14, 30)
+PIN_LIKE = r"^\s*\d{4,8}\s*$"
 
 
 class RxAction(StrEnum):
@@ -124,9 +125,10 @@ def render_review(review: Review) -> str:
         mark("route", _("Route: {route}").format(route=ROUTE_NAMES.get(review.route, review.route))),
         mark("quantity", _("Quantity: {quantity} {unit}").format(quantity=review.quantity, unit=escape(review.unit))),
         mark("validity_days", _("Valid for: {days} days").format(days=review.validity_days)),
-        _("Patient's consent to an electronic prescription: yes") if review.consent else "",
     ]
-    return "\n".join(line for line in lines if line is not None)
+    if review.consent:
+        lines.append(_("Patient's consent to an electronic prescription: yes"))
+    return "\n".join(lines)
 
 
 async def show_step(
@@ -392,7 +394,14 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await query.message.answer(_("Enter your PIN to sign the prescription. The message is deleted at once."))
 
-    @router.message(StateFilter(RxFlow.pin, RxFlow.done), magic(F.text & ~F.text.startswith("/")))
+    @router.message(StateFilter(RxFlow.done), magic(F.text.regexp(PIN_LIKE)))
+    async def pin_again(message: Message) -> None:
+        # The PIN sent twice: nothing to sign, and the PIN is not checked again (no lockout count).
+        with contextlib.suppress(TelegramAPIError):
+            await message.delete()
+        await message.answer(_("This prescription is already signed."))
+
+    @router.message(StateFilter(RxFlow.pin), magic(F.text & ~F.text.startswith("/")))
     async def pin(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
         assert message.from_user is not None and message.text is not None
         with contextlib.suppress(TelegramAPIError):

@@ -19,6 +19,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button
+from handlers.prescriptions import PIN_LIKE
 from services.patients import PatientLookupService
 from services.referrals import ReferralReview, ReferralService
 
@@ -218,7 +219,13 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await query.message.answer(_("Enter your PIN to sign the referral. The message is deleted at once."))
 
-    @router.message(StateFilter(RefFlow.pin, RefFlow.done), magic(F.text & ~F.text.startswith("/")))
+    @router.message(StateFilter(RefFlow.done), magic(F.text.regexp(PIN_LIKE)))
+    async def pin_again(message: Message) -> None:
+        with contextlib.suppress(TelegramAPIError):
+            await message.delete()
+        await message.answer(_("This referral is already signed."))
+
+    @router.message(StateFilter(RefFlow.pin), magic(F.text & ~F.text.startswith("/")))
     async def pin(message: Message, state: FSMContext, referrals: ReferralService) -> None:
         assert message.from_user is not None and message.text is not None
         with contextlib.suppress(TelegramAPIError):

@@ -94,6 +94,8 @@ async def test_queue_approve_all_shown_with_one_pin(qflow: Flow, crypto: Crypto)
     assert "подписать 2" in qflow.session.last_text()
     sent = await qflow.feed(updates.message("2580", user_id=DOCTOR_TG))
     assert len(sent.deleted()) == 1 and "Подписано: 2" in sent.last_text()
+    sent = await qflow.feed(updates.message("2580", user_id=DOCTOR_TG))
+    assert len(sent.deleted()) == 1 and "уже подписаны" in sent.last_text()
     assert [await status(qflow, d) for d in (first, second, late)] == ["signed", "signed", "draft"]
     async with UnitOfWork(qflow.session_maker) as uow:
         record = await MedicalDocumentRepository(uow.session, crypto.cipher).get(first)

@@ -146,6 +146,10 @@ async def test_prescription_from_patient_to_signature_with_fhir_and_verification
     sent = await rxflow.feed(updates.message("2580", user_id=DOCTOR_TG))
     assert len(sent.deleted()) == 1 and "уже подписан" in sent.last_text()
     assert [op for op in await audit_ops(rxflow) if op[0] == "prescription_sign"] == [("prescription_sign", "ok")]
+    # Other words after signing are not taken for a PIN (no deletion, no failed-PIN count).
+    sent = await rxflow.feed(updates.message("спасибо", user_id=DOCTOR_TG))
+    assert not sent.deleted()
+    assert ("pin_failed", "failed") not in await audit_ops(rxflow)
 
     # Any change after signing is detected.
     tampered = record.content.replace(b'"value":56', b'"value":560')
