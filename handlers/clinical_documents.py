@@ -17,7 +17,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton
 from aiogram.utils.i18n import gettext as _
 
 from handlers.filters import magic
-from handlers.menu import main_menu_keyboard
+from handlers.menu import back_to_menu_button
 from handlers.prescriptions import PIN_LIKE
 from services.clinical_documents import ClinicalDocumentService, Question
 from services.patients import PatientLookupService
@@ -28,6 +28,7 @@ class DocAction(StrEnum):
     TEMPLATE = "tpl"
     SIGN = "sign"
     BACK = "back"
+    CORRECT = "correct"
 
 
 class DocCallback(CallbackData, prefix="doc"):
@@ -170,7 +171,18 @@ def get_router() -> Router:
             BufferedInputFile(pdf, filename),
             caption=_("✅ Document № {number} is signed and stored.").format(number=doc),
             protect_content=True,
-            reply_markup=main_menu_keyboard(),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[
+                [_button(_("✏️ Correct (new version)"), DocAction.CORRECT, doc)],
+                [back_to_menu_button()],
+            ]),
         )
+
+    @router.callback_query(DocCallback.filter(F.action == DocAction.CORRECT))
+    async def correct(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
+                      documents: ClinicalDocumentService) -> None:
+        doc = await documents.correct(query.from_user.id, callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show(query.message, state, documents, query.from_user.id, doc, None)
 
     return router

@@ -6,10 +6,22 @@ from html import escape
 
 from aiogram import Router
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.clinical_documents import DocAction, DocCallback
+from handlers.prescriptions import RxAction, RxCallback
+from handlers.referrals import RefAction, RefCallback
 from services.medical_documents import DocumentStatusService, StatusLine
+
+
+def correct_button(line: StatusLine) -> InlineKeyboardButton:
+    """A rejected item is corrected by a new version, in the conversation of its kind."""
+    data = {
+        "prescription": RxCallback(action=RxAction.CORRECT, doc=line.document_id),
+        "referral": RefCallback(action=RefAction.CORRECT, doc=line.document_id),
+    }.get(line.kind) or DocCallback(action=DocAction.CORRECT, doc=line.document_id)
+    return InlineKeyboardButton(text=_("✏️ Correct № {number}").format(number=line.document_id), callback_data=data.pack())
 
 
 def status_name(status: str) -> str:
@@ -46,7 +58,11 @@ def get_router() -> Router:
         if not lines:
             await message.answer(_("You have no prescriptions, referrals or documents yet."))
             return
-        await message.answer("\n".join([_("<b>My documents</b>"), "", *(render_line(line) for line in lines)]),
-                             protect_content=True)
+        rows = [[correct_button(line)] for line in lines if line.status == "rejected"]
+        await message.answer(
+            "\n".join([_("<b>My documents</b>"), "", *(render_line(line) for line in lines)]),
+            protect_content=True,
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=rows) if rows else None,
+        )
 
     return router

@@ -31,6 +31,7 @@ class RefAction(StrEnum):
     PRIORITY = "prio"
     SIGN = "sign"
     BACK = "back"
+    CORRECT = "correct"
 
 
 class RefCallback(CallbackData, prefix="ref"):
@@ -237,6 +238,17 @@ def get_router() -> Router:
             await message.answer(_("This referral is already signed."))
             return
         await message.answer(_("✅ Referral № {number} is signed.").format(number=doc),
-                             reply_markup=InlineKeyboardMarkup(inline_keyboard=[[back_to_menu_button()]]))
+                             reply_markup=InlineKeyboardMarkup(inline_keyboard=[
+                                 [_button(_("✏️ Correct (new version)"), RefAction.CORRECT, doc)],
+                                 [back_to_menu_button()],
+                             ]))
+
+    @router.callback_query(RefCallback.filter(F.action == RefAction.CORRECT))
+    async def correct(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
+                      referrals: ReferralService) -> None:
+        doc = await referrals.correct(query.from_user.id, callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show_step(query.message, state, referrals, query.from_user.id, doc, "review")
 
     return router

@@ -225,6 +225,16 @@ class ClinicalDocumentService:
         assert stored is not None and stored.content is not None
         return outcome, stored.content, f"{stored.draft['code']}-{document_id}.pdf"
 
+    async def correct(self, telegram_user_id: int, document_id: int) -> int:
+        """A new version of a signed document with the same answers, opened at the preview."""
+        scope = await self._core.scope(telegram_user_id, "document_correct")
+        record = await self._core.own(scope, document_id, "document_correct")
+        if record.kind != DOCUMENT:
+            raise NotADraft()
+        created = await self._core.new_version(scope, record, str(len(record.draft["fields"])))
+        await self._uow.commit()
+        return created.id
+
     async def _render(self, record: DocumentRecord, signed_at: datetime) -> tuple[bytes, str]:
         clinic_name, doctor_line, body = await self._text(record)
         clinic = await ClinicRepository(self._uow.session).get(record.clinic_id)

@@ -394,6 +394,8 @@ class PrescriptionService:
         """A new version of a signed prescription, opened at the review; the signed one stays."""
         scope = await self._core.scope(telegram_user_id, "document_correct")
         record = await self._core.own(scope, document_id, "document_correct")
+        if record.kind != PRESCRIPTION:
+            raise NotADraft()
         created = await self._core.new_version(scope, record, "review")
         await self._uow.commit()
         return created.id

@@ -201,3 +201,13 @@ class ReferralService:
             diagnosis_name=diagnosis.name, authored=signed_at,
         )
         return canonical_json(resource).encode("utf-8"), FHIR_JSON
+
+    async def correct(self, telegram_user_id: int, document_id: int) -> int:
+        """A new version of a signed referral, opened at the review; the signed one stays."""
+        scope = await self._core.scope(telegram_user_id, "document_correct")
+        record = await self._core.own(scope, document_id, "document_correct")
+        if record.kind != REFERRAL:
+            raise NotADraft()
+        created = await self._core.new_version(scope, record, "review")
+        await self._uow.commit()
+        return created.id

@@ -121,6 +121,11 @@ async def test_rejection_is_recorded_and_notified(flow: Flow, crypto: Crypto, eg
     assert await notifications(flow) == [f"document_status:{doc}:rejected"]
     listing = (await flow.feed(updates.message("/my_documents", user_id=DOCTOR_TG))).last_text()
     assert f"Рецепт № {doc} (в. 1) — Эналаприл, таблетки 10 мг: ❌ отклонён — Препарат не входит в формуляр" in listing
+    # Corrected from the list: a new version at the review; the rejected one stays as it was.
+    [correct] = [b.callback_data for row in flow.session.sent()[-1].reply_markup.inline_keyboard for b in row]
+    await flow.feed(updates.callback(correct, user_id=DOCTOR_TG))
+    assert "версия 2" in flow.session.last_text()
+    assert await statuses(flow) == ["rejected", "draft"]
     register()
     async with flow.engine.connect() as conn:
         payload = (await conn.execute(text("SELECT payload FROM notifications WHERE kind = 'document_status'"))).scalar()

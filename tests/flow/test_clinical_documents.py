@@ -81,6 +81,10 @@ async def test_certificate_from_template_to_signed_pdf(dflow: Flow, crypto: Cryp
     assert b"/FontFile2" in record.content  # the Cyrillic font is embedded
     assert verify_record(record).ok
     DocumentReference.model_validate(ClinicalDocumentService.fhir(record))
+    # A correction keeps the answers and opens the preview of version 2.
+    await press(dflow, button(dflow, DocAction.CORRECT))
+    assert "по месту учёбы" in dflow.session.last_text()
+    assert DocCallback.unpack(button(dflow, DocAction.SIGN)).doc != doc
     # One byte changed anywhere in the PDF is detected.
     changed = bytearray(record.content)
     changed[len(changed) // 2] ^= 1

@@ -93,6 +93,10 @@ async def test_referral_from_patient_to_signed_service_request(rflow: Flow, cryp
     assert resource["priority"] == "urgent" and resource["subject"] == {"reference": f"Patient/{w.anna}"}
     assert verify_record(record).ok
     assert ("referral_sign", "ok") in await audit_ops(rflow)
+    # A correction: a new version at the review, the signed one untouched.
+    await press(rflow, button(rflow, RefAction.CORRECT))
+    assert "версия 2" in rflow.session.last_text()
+    assert RefCallback.unpack(button(rflow, RefAction.SIGN)).doc != doc
 
 
 async def test_referral_for_another_clinics_patient_is_denied(rflow: Flow, crypto: Crypto) -> None:
