@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the hash chain: exit 1 if any row was edited, deleted or inserted")
+    documents = sub.add_parser("documents", help="prescriptions, referrals and medical documents")
+    documents_sub = documents.add_subparsers(dest="documents_command", required=True)
+    verify = documents_sub.add_parser("verify", help="check a signed document: exit 1 if its bytes changed after signing")
+    verify.add_argument("id", type=int, help="the document's number")
     return parser
 
 
@@ -67,6 +71,30 @@ async def _audit_verify(settings: Settings) -> int:
         print(f"audit log intact: {result.checked} events, chain verified")
         return 0
     print(f"audit log BROKEN at event {result.first_broken_id}: {result.reason} ({result.checked} events checked)")
+    return 1
+
+
+async def _documents_verify(settings: Settings, document_id: int) -> int:
+    from bot.keys import build_crypto
+    from services.medical_documents import verify_document
+    from services.uow import UnitOfWork
+    from storage.db import check_connection, create_engine, make_session_maker
+
+    crypto = build_crypto(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        await check_connection(engine)
+        async with UnitOfWork(make_session_maker(engine)) as uow:
+            result = await verify_document(uow, crypto.cipher, document_id)
+    finally:
+        await engine.dispose()
+    if result is None:
+        print(f"document {document_id} not found")
+        return 2
+    if result.ok:
+        print(f"document {document_id}: signature valid, content unchanged since signing")
+        return 0
+    print(f"document {document_id}: NOT VALID ({result.reason})")
     return 1
 
 
@@ -110,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_migrate(settings))
         elif command == "audit":
             return asyncio.run(_audit_verify(settings))
+        elif command == "documents":
+            return asyncio.run(_documents_verify(settings, args.id))
         else:
             asyncio.run(_run(settings))
     except SettingsError as exc:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
+from bot.documents import document_exchange_jobs
 from bot.notifications import AiogramTransport, RunningJobs, build_limiter, build_scheduler, delivery_job
 from bot.runtime import Runtime
 from handlers.announcements import progress_text
@@ -102,6 +103,7 @@ async def background_jobs(runtime: Runtime) -> AsyncIterator[DeliveryService]:
             "reminders.document_expiry": (expiry, IntervalTrigger(minutes=30)),
             "reminders.morning_brief": (briefs, IntervalTrigger(minutes=5)),
             "announcements.progress": (ProgressReporter(runtime), IntervalTrigger(seconds=2)),
+            **document_exchange_jobs(runtime),
         },
         running=running,
     )

@@ -22,6 +22,7 @@ from bot.keys import build_crypto
 from bot.settings import Settings, load_settings
 from emulators.egisz.server import EgiszEmulator
 from emulators.esia.server import EsiaEmulator
+from emulators.signing.server import SigningEmulator
 from emulators.telegram.server import TelegramEmulator
 from storage.crypto import generate_key_b64
 from storage.migrate import upgrade
@@ -86,6 +87,8 @@ async def run_demo(
     await emulator.start("127.0.0.1", port)
     await esia.start(port=0 if port == 0 else port + 2)
     await register.start(port=0 if port == 0 else port + 3)
+    signing = SigningEmulator()
+    await signing.start(port=0 if port == 0 else port + 4)
     web_port = _free_port() if port == 0 else port + 1
     try:
         token_keys = folder / "esia-token-signing.pem"
@@ -108,6 +111,8 @@ async def run_demo(
                     "issuer": esia.settings.issuer,
                 },
                 "frmr": {"url": register.base_url, "api_key": DEMO_REGISTER_KEY},
+                "fhir_url": register.base_url,
+                "documents": {"signing_url": signing.base_url, "fhir_api_key": DEMO_REGISTER_KEY},
                 "polling_timeout": 10,
                 "security": keys,
             }
@@ -130,6 +135,7 @@ async def run_demo(
 
             await run_polling(runtime, ready=ready)
     finally:
+        await signing.stop()
         await register.stop()
         await esia.stop()
         await emulator.stop()

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.dispatcher import build_dispatcher
+from bot.documents import install_document_signer
 from bot.i18n import make_i18n
 from bot.identity import Identity, build_identity, security_policy
 from bot.keys import Crypto
@@ -114,6 +115,7 @@ async def build_runtime(settings: Settings, token: str, crypto: Crypto) -> Async
             events_isolation=isolation,
             services=ServicesMiddleware(crypto, identity, security_policy(settings)),
         )
+        install_document_signer(dispatcher, settings, http)
         yield Runtime(
             settings=settings,
             engine=engine,

@@ -69,6 +69,17 @@ class RegisterSettings(BaseModel):
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
+class DocumentSettings(BaseModel):
+    """Signing and delivery of prescriptions, referrals and documents (issue 6)."""
+
+    # A REST signing service (production); unset: each doctor's local key (development, demo).
+    signing_url: str | None = None
+    signing_api_key: SecretStr | None = None
+    # The clinic system's FHIR endpoint is MEDCAB_FHIR_URL; its API key:
+    fhir_api_key: SecretStr | None = None
+    exchange_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+
 class NotificationSettings(BaseModel):
     global_rate: Annotated[float, Field(gt=0)] = 25.0
     per_chat_rate: Annotated[float, Field(gt=0)] = 1.0
@@ -111,6 +122,7 @@ class Settings(BaseSettings):
     esia: EsiaSettings = EsiaSettings()
     frmr: RegisterSettings = RegisterSettings()
     notifications: NotificationSettings = NotificationSettings()
+    documents: DocumentSettings = DocumentSettings()
 
     @field_validator("telegram_api_url", "public_url", "esia_url", "fhir_url")
     @classmethod

@@ -7,14 +7,19 @@ from aiogram import F, Router
 from handlers import (
     admin,
     announcements,
+    approvals,
     auth,
     cancel,
+    clinical_documents,
+    document_list,
     errors,
     fallback,
     help,
     membership,
     notifications,
     patients,
+    prescriptions,
+    referrals,
     settings,
     start,
 )
@@ -39,6 +44,11 @@ def get_routers() -> list[Router]:
         announcements.get_router(),
         notifications.get_router(),
         patients.get_router(),
+        prescriptions.get_router(),
+        approvals.get_router(),
+        referrals.get_router(),
+        clinical_documents.get_router(),
+        document_list.get_router(),
         fallback.get_router(),
     )
     return [errors.get_router(), private]

@@ -15,6 +15,7 @@ class MenuAction(StrEnum):
     HELP = "help"
     SETTINGS = "settings"
     NOTIFICATIONS = "notifications"
+    PRESCRIPTIONS = "prescriptions"
 
 
 class MenuCallback(CallbackData, prefix="menu"):

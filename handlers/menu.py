@@ -32,6 +32,7 @@ def _main_menu_keyboard(locale: str) -> InlineKeyboardMarkup:
                     text=_("🔎 Patients"), callback_data=MenuCallback(action=MenuAction.PATIENTS).pack()
                 )
             ],
+            [InlineKeyboardButton(text=_("💊 Prescription"), callback_data=MenuCallback(action=MenuAction.PRESCRIPTIONS).pack())],
             [
                 InlineKeyboardButton(
                     text=_("⚙️ Settings"), callback_data=MenuCallback(action=MenuAction.SETTINGS).pack()

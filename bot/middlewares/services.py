@@ -13,14 +13,20 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 
 from services.announcements import AnnouncementService
+from services.approvals import ApprovalService
 from services.audit import AuditQueryService
+from services.clinical_documents import ClinicalDocumentService
 from services.identity.access import AccessService, SecurityPolicy
 from services.identity.linking import LinkService
 from services.identity.profile import ProfileService
+from services.medical_documents import DocumentStatusService
 from services.notification_settings import NotificationSettingsService
 from services.patients import PatientLookupService
+from services.prescriptions import PrescriptionService
 from services.reachability import ReachabilityService
+from services.referrals import ReferralService
 from services.reminders import ReminderActions
+from services.signing.documents import LocalKeySigner
 from services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -49,6 +55,11 @@ class ServicesMiddleware(BaseMiddleware):
         data["audit_query"] = AuditQueryService(uow)
         data["reachability"] = ReachabilityService(uow, access)
         data["patients"] = PatientLookupService(uow, cipher, index, self._policy)
+        data["prescriptions"] = prescriptions = PrescriptionService(uow, cipher, index, data.get("document_signer") or LocalKeySigner(cipher), self._policy)
+        data["approvals"] = ApprovalService(prescriptions)
+        data["referrals"] = ReferralService(uow, cipher, index, prescriptions.core.signer, self._policy)
+        data["document_status"] = DocumentStatusService(prescriptions.core)
+        data["documents"] = ClinicalDocumentService(uow, cipher, index, prescriptions.core.signer, self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
             data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)

@@ -1,5 +1,5 @@
-"""The ЕГИСЗ emulator; for now its ФРМР part (the register of medical workers). FHIR parts of
-ЕГИСЗ are to come as further endpoints on the same server.
+"""The ЕГИСЗ emulator: the ФРМР register of medical workers, and the clinic system's FHIR endpoint
+for signed prescriptions, referrals and documents (``fhir.py``).
 
 Control routes under `/_emulator/` (besides health, reset, calls, faults, clock):
 
@@ -20,6 +20,7 @@ from aiohttp import web
 from emulators.common import snils
 from emulators.common.server import PREFIX, EmulatorServer, JsonObject, guarded, ok, read_json
 
+from .fhir import FhirEndpoint
 from .lookup import PERSONS_PATH, Lookup
 from .register import RegisterPerson, default_register
 
@@ -30,7 +31,7 @@ class EgiszEmulator(EmulatorServer):
     """``EgiszEmulator(persons=None, api_keys=("medcab-egisz-test-key",), require_auth=True)``."""
 
     service: ClassVar[str] = "egisz"
-    endpoints: ClassVar[tuple[str, ...]] = ("persons",)
+    endpoints: ClassVar[tuple[str, ...]] = ("persons", "fhir")
 
     def __init__(
         self,
@@ -43,6 +44,7 @@ class EgiszEmulator(EmulatorServer):
         self._initial_keys = list(api_keys)
         self._initial_require_auth = require_auth
         self._lookup = Lookup(self)
+        self.fhir = FhirEndpoint(self)
         self._restore()
 
     def _restore(self) -> None:
@@ -54,11 +56,17 @@ class EgiszEmulator(EmulatorServer):
     def reset(self) -> None:
         super().reset()
         self._restore()
+        self.fhir.reset()
+
+    @property
+    def lookup(self) -> Lookup:
+        return self._lookup
 
     def public_routes(self) -> list[web.RouteDef]:
         return [
             web.get(PERSONS_PATH, self._lookup.by_snils, name="persons"),
             web.get(PERSONS_PATH + "/{id}", self._lookup.by_id, name="persons.by_id"),
+            *self.fhir.routes(),
         ]
 
     def control_routes(self) -> list[web.RouteDef]:
@@ -69,6 +77,8 @@ class EgiszEmulator(EmulatorServer):
             web.delete(f"{PREFIX}/persons/{{snils}}", guarded(self._remove_person)),
             web.get(f"{PREFIX}/auth", guarded(self._get_auth)),
             web.post(f"{PREFIX}/auth", guarded(self._set_auth)),
+            web.post(f"{PREFIX}/fhir/reject", guarded(self.fhir.control_reject)),
+            web.get(f"{PREFIX}/fhir/submissions", guarded(self.fhir.control_list)),
         ]
 
     def unavailable_response(self) -> web.Response:

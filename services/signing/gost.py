@@ -13,6 +13,7 @@ OpenSSL-made vectors in ``tests/fixtures/esia`` (see ``tests/signing/test_gost.p
 from __future__ import annotations
 
 import functools
+import secrets
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -149,6 +150,15 @@ class PrivateKey:
     @classmethod
     def from_file(cls, path: str | PathLike[str]) -> PrivateKey:
         return cls.load(Path(path).read_bytes())
+
+    @classmethod
+    def generate(cls, paramset_oid: str = "1.2.643.7.1.2.1.1.1") -> PrivateKey:
+        """A fresh random key (tc26 paramSetA by default): the document signer's per-doctor keys."""
+        return cls(paramset_oid, secrets.randbelow(_order(paramset_oid) - 1) + 1)
+
+    def export_scalar(self) -> bytes:
+        """The 32-byte secret, big-endian: only for encrypting it at rest, never for display."""
+        return self._d.to_bytes(SIZE, "big")
 
     def public_key(self) -> PublicKey:
         point = bytes(_curve(self.paramset_oid).public_key_generate(bytearray(self._d.to_bytes(SIZE, "big"))))

@@ -9,10 +9,12 @@ from storage.models.consent import PERSONAL_DATA, Consent
 from storage.models.doctor import Doctor
 from storage.models.doctor_position import DoctorPosition
 from storage.models.doctor_security import DoctorSecurity
+from storage.models.document_template import DocumentTemplate
 from storage.models.esia_auth_request import EsiaAuthRequest
 from storage.models.esia_token import EsiaToken
 from storage.models.fsm_state import FSMState
 from storage.models.link_token import LinkToken
+from storage.models.medical_document import MedicalDocument
 from storage.models.notification import (
     CANCELLED,
     FAILED,
@@ -30,6 +32,7 @@ from storage.models.notification import (
 from storage.models.notification_preferences import NotificationPreferences
 from storage.models.patient import Patient
 from storage.models.sign_in_failure import SignInFailure
+from storage.models.signing_key import SigningKey
 from storage.models.telegram_account import DEFAULT_LOCALE, TelegramAccount
 
 __all__ = [
@@ -56,16 +59,19 @@ __all__ = [
     "Doctor",
     "DoctorPosition",
     "DoctorSecurity",
+    "DocumentTemplate",
     "EsiaAuthRequest",
     "EsiaToken",
     "FSMState",
     "JSONText",
     "LinkToken",
+    "MedicalDocument",
     "Notification",
     "NotificationPreferences",
     "Patient",
     "Role",
     "SignInFailure",
+    "SigningKey",
     "TelegramAccount",
     "UTCDateTime",
     "canonical_json",

@@ -35,8 +35,9 @@ IDENTITY_TABLES = {
     "sign_in_failures",
 }
 NOTIFICATION_TABLES = {"announcements", "notification_preferences", "notifications"}
-TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES
-HEAD = "0004"
+DOCUMENT_TABLES = {"document_templates", "medical_documents", "signing_keys"}
+TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES | DOCUMENT_TABLES
+HEAD = "0006"
 
 
 def _diff(connection: Connection) -> list[Any]:

@@ -1,0 +1,188 @@
+"""/document: a certificate, conclusion or visit protocol from the clinic's templates — one question
+per field, a preview, the PIN, and the signed PDF sent back as a file (protected)."""
+
+from __future__ import annotations
+
+import contextlib
+from enum import StrEnum
+from html import escape
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+
+from handlers.filters import magic
+from handlers.menu import back_to_menu_button
+from handlers.prescriptions import PIN_LIKE
+from services.clinical_documents import ClinicalDocumentService, Question
+from services.patients import PatientLookupService
+
+
+class DocAction(StrEnum):
+    PATIENT = "patient"
+    TEMPLATE = "tpl"
+    SIGN = "sign"
+    BACK = "back"
+    CORRECT = "correct"
+
+
+class DocCallback(CallbackData, prefix="doc"):
+    action: DocAction
+    doc: int = 0
+    arg: str = ""
+
+
+class DocFlow(StatesGroup):
+    patient = State()
+    field = State()
+    review = State()
+    pin = State()
+    done = State()
+
+
+def _button(text: str, action: DocAction, doc: int = 0, arg: str | int = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=DocCallback(action=action, doc=doc, arg=str(arg)).pack())
+
+
+async def show(message: Message, state: FSMContext, service: ClinicalDocumentService, tg: int, doc: int,
+               question: Question | None) -> None:
+    back = [_button(_("« Back"), DocAction.BACK, doc)]
+    await state.update_data(document=doc)
+    if question is not None:
+        await state.set_state(DocFlow.field)
+        hint = _(" (МКБ-10 code, e.g. J06.9)") if question.kind == "icd10" else ""
+        await message.answer(
+            _("Question {number} of {total}: <b>{label}</b>{hint}").format(
+                number=question.index + 1, total=question.total, label=escape(question.label), hint=hint
+            ),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[back]),
+        )
+        return
+    await state.set_state(DocFlow.review)
+    preview = await service.preview(tg, doc)
+    await message.answer(
+        f"<b>{escape(preview.title)} № {preview.document_id}</b>\n\n{escape(preview.text)}",
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("✍️ Sign with the PIN"), DocAction.SIGN, doc)],
+                                                           back]),
+        protect_content=True,
+    )
+
+
+def get_router() -> Router:
+    router = Router(name="clinical_documents")
+
+    async def current(state: FSMContext) -> int:
+        return int((await state.get_data()).get("document", 0))
+
+    @router.message(Command("document"))
+    async def command(message: Message, state: FSMContext, patients: PatientLookupService) -> None:
+        assert message.from_user is not None
+        await patients.open(message.from_user.id)
+        await state.set_state(DocFlow.patient)
+        await message.answer(_("<b>New medical document</b>\n\nSend the patient's surname or policy number. "
+                               "To stop: /cancel"))
+
+    @router.message(StateFilter(DocFlow.patient), magic(F.text & ~F.text.startswith("/")))
+    async def patient_search(message: Message, patients: PatientLookupService) -> None:
+        assert message.from_user is not None and message.text is not None
+        result = await patients.search(message.from_user.id, message.text)
+        if not result.cards:
+            await message.answer(_("Nobody found. Check the surname or send the policy number."))
+            return
+        rows = [[_button(card.display_name + (f", {card.age}" if card.age is not None else ""), DocAction.PATIENT,
+                         0, card.patient_id)] for card in result.cards]
+        await message.answer(_("Choose the patient:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
+                             protect_content=True)
+
+    @router.callback_query(DocCallback.filter(F.action == DocAction.PATIENT))
+    async def patient_chosen(query: CallbackQuery, callback_data: DocCallback,
+                             documents: ClinicalDocumentService) -> None:
+        if not callback_data.arg.isdigit():
+            await query.answer(_("This button is out of date."), show_alert=True)
+            return
+        patient_id = int(callback_data.arg)
+        choices = await documents.templates(query.from_user.id, patient_id)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        rows = [[_button(c.title, DocAction.TEMPLATE, patient_id, c.template_id)] for c in choices]
+        await query.message.answer(_("Which document?"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+    @router.callback_query(DocCallback.filter(F.action == DocAction.TEMPLATE))
+    async def template_chosen(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
+                              documents: ClinicalDocumentService) -> None:
+        # Here ``doc`` carries the patient and ``arg`` the template (before there is a document).
+        if not callback_data.arg.isdigit():
+            await query.answer(_("This button is out of date."), show_alert=True)
+            return
+        doc = await documents.start(query.from_user.id, callback_data.doc, int(callback_data.arg))
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show(query.message, state, documents, query.from_user.id, doc,
+                   await documents.question(query.from_user.id, doc))
+
+    @router.message(StateFilter(DocFlow.field), magic(F.text & ~F.text.startswith("/")))
+    async def answer(message: Message, state: FSMContext, documents: ClinicalDocumentService) -> None:
+        assert message.from_user is not None and message.text is not None
+        doc = await current(state)
+        question = await documents.answer(message.from_user.id, doc, message.text)
+        await show(message, state, documents, message.from_user.id, doc, question)
+
+    @router.callback_query(DocCallback.filter(F.action == DocAction.BACK))
+    async def back(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
+                   documents: ClinicalDocumentService) -> None:
+        question = await documents.back(query.from_user.id, callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show(query.message, state, documents, query.from_user.id, callback_data.doc, question)
+
+    @router.callback_query(DocCallback.filter(F.action == DocAction.SIGN))
+    async def sign(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
+                   documents: ClinicalDocumentService) -> None:
+        await documents.preview(query.from_user.id, callback_data.doc)
+        await state.set_state(DocFlow.pin)
+        await state.update_data(document=callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await query.message.answer(_("Enter your PIN to sign the document. The message is deleted at once."))
+
+    @router.message(StateFilter(DocFlow.done), magic(F.text.regexp(PIN_LIKE)))
+    async def pin_again(message: Message) -> None:
+        with contextlib.suppress(TelegramAPIError):
+            await message.delete()
+        await message.answer(_("This document is already signed."))
+
+    @router.message(StateFilter(DocFlow.pin), magic(F.text & ~F.text.startswith("/")))
+    async def pin(message: Message, state: FSMContext, documents: ClinicalDocumentService) -> None:
+        assert message.from_user is not None and message.text is not None
+        with contextlib.suppress(TelegramAPIError):
+            await message.delete()
+        doc = await current(state)
+        outcome, pdf, filename = await documents.sign(message.from_user.id, doc, message.text)
+        await state.set_state(DocFlow.done)
+        if not outcome.signed_now:
+            await message.answer(_("This document is already signed."))
+            return
+        await message.answer_document(
+            BufferedInputFile(pdf, filename),
+            caption=_("✅ Document № {number} is signed and stored.").format(number=doc),
+            protect_content=True,
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[
+                [_button(_("✏️ Correct (new version)"), DocAction.CORRECT, doc)],
+                [back_to_menu_button()],
+            ]),
+        )
+
+    @router.callback_query(DocCallback.filter(F.action == DocAction.CORRECT))
+    async def correct(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
+                      documents: ClinicalDocumentService) -> None:
+        doc = await documents.correct(query.from_user.id, callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show(query.message, state, documents, query.from_user.id, doc, None)
+
+    return router

@@ -1,0 +1,436 @@
+"""/prescription and «💊 Рецепт»: an electronic prescription (107-1/у), step by step, signed with the PIN.
+
+The draft is stored by the service after every step, so the state here is only which draft the
+doctor is on; «Назад» moves one step up, /cancel leaves (the draft stays and can be resumed from
+the menu). Patient data goes out protected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from enum import StrEnum
+from html import escape
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.i18n import gettext as _
+
+from handlers import document_status
+from handlers.callbacks import MenuAction, MenuCallback
+from handlers.filters import magic
+from handlers.menu import back_to_menu_button, main_menu_keyboard
+from services.patients import PatientLookupService
+from services.prescriptions import DraftSummary, PaperOnly, PrescriptionService, Review
+
+ROUTE_NAMES = {
+    "oral": "внутрь",
+    "sublingual": "под язык",
+    "inhalation": "ингаляционно",
+    "topical": "наружно",
+    "im": "в/м",
+    "iv": "в/в",
+    "sc": "п/к",
+}
+DURATIONS = (5, 7, 10, 14, 30)
+PIN_LIKE = r"^\s*\d{4,8}\s*$"
+
+
+class RxAction(StrEnum):
+    NEW = "new"
+    RESUME = "resume"
+    DISCARD = "discard"
+    PATIENT = "patient"
+    DRUG = "drug"
+    FREQUENCY = "freq"
+    DURATION = "days"
+    ROUTE = "route"
+    QUANTITY = "qty"
+    VALIDITY = "valid"
+    CONSENT = "consent"
+    REFUSE = "refuse"
+    SIGN = "sign"
+    BACK = "back"
+    CORRECT = "correct"
+
+
+class RxCallback(CallbackData, prefix="rx"):
+    action: RxAction
+    doc: int = 0
+    arg: str = ""
+
+
+class RxFlow(StatesGroup):
+    patient = State()
+    drug = State()
+    dose = State()
+    frequency = State()
+    duration = State()
+    route = State()
+    quantity = State()
+    validity = State()
+    consent = State()
+    review = State()
+    pin = State()
+    done = State()
+
+
+STATE_OF_STEP = {
+    "drug": RxFlow.drug,
+    "dose": RxFlow.dose,
+    "frequency": RxFlow.frequency,
+    "duration": RxFlow.duration,
+    "route": RxFlow.route,
+    "quantity": RxFlow.quantity,
+    "validity": RxFlow.validity,
+    "consent": RxFlow.consent,
+    "review": RxFlow.review,
+}
+
+
+def _button(text: str, action: RxAction, doc: int = 0, arg: str | int = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=RxCallback(action=action, doc=doc, arg=str(arg)).pack())
+
+
+def _keyboard(doc: int, *rows: list[InlineKeyboardButton], back: bool = True) -> InlineKeyboardMarkup:
+    tail = [_button(_("« Back"), RxAction.BACK, doc)] if back else []
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, tail] if tail else list(rows))
+
+
+def render_review(review: Review) -> str:
+    def mark(field: str, text: str) -> str:
+        # A correction shows what differs from the signed version.
+        return f"✏️ <u>{text}</u>" if field in review.changed else text
+
+    lines = [
+        _("<b>Prescription № {number}</b> (version {version}, form {form})").format(
+            number=review.document_id, version=review.version, form=escape(review.form)
+        ),
+        "",
+        _("Patient: {patient}").format(patient=escape(review.patient)),
+        mark("drug", _("Drug: {drug}").format(drug=escape(review.drug))),
+        mark("dose", _("Dose: {dose} {unit}").format(dose=review.dose, unit=escape(review.unit))),
+        mark("times_per_day", _("Times a day: {times}").format(times=review.times_per_day)),
+        mark("days", _("Course: {days} days").format(days=review.days)),
+        mark("route", _("Route: {route}").format(route=ROUTE_NAMES.get(review.route, review.route))),
+        mark("quantity", _("Quantity: {quantity} {unit}").format(quantity=review.quantity, unit=escape(review.unit))),
+        mark("validity_days", _("Valid for: {days} days").format(days=review.validity_days)),
+    ]
+    if review.consent:
+        lines.append(_("Patient's consent to an electronic prescription: yes"))
+    return "\n".join(lines)
+
+
+async def show_step(
+    message: Message, state: FSMContext, rx: PrescriptionService, tg: int, doc: int, step: str
+) -> None:
+    """Send the prompt of ``step`` and put the conversation there."""
+    await state.set_state(STATE_OF_STEP.get(step, RxFlow.drug))
+    await state.update_data(rx=doc)
+    if step == "drug":
+        await message.answer(_("Send the drug name (international non-proprietary name), e.g. амоксициллин."),
+                             reply_markup=_keyboard(doc))
+    elif step == "dose":
+        await message.answer(_("Single dose? For example: 1, 0.5 or «две таблетки»."), reply_markup=_keyboard(doc))
+    elif step == "frequency":
+        row = [_button(str(n), RxAction.FREQUENCY, doc, n) for n in (1, 2, 3, 4)]
+        await message.answer(_("How many times a day? Choose or send a number."), reply_markup=_keyboard(doc, row))
+    elif step == "duration":
+        row = [_button(str(n), RxAction.DURATION, doc, n) for n in DURATIONS]
+        await message.answer(_("Course length in days? Choose or send, e.g. «2 недели»."),
+                             reply_markup=_keyboard(doc, row))
+    elif step == "route":
+        names = list(ROUTE_NAMES.items())
+        rows = [[_button(name, RxAction.ROUTE, doc, code) for code, name in names[i : i + 4]] for i in (0, 4)]
+        await message.answer(_("Route of administration?"), reply_markup=_keyboard(doc, *rows))
+    elif step == "quantity":
+        quantity, unit = await rx.suggested_quantity(tg, doc)
+        row = [_button(_("{quantity} {unit} (the course)").format(quantity=quantity, unit=unit), RxAction.QUANTITY,
+                       doc, quantity)]
+        await message.answer(_("Quantity to dispense? Choose or send a number."), reply_markup=_keyboard(doc, row))
+    elif step == "validity":
+        choices = await rx.validity_choices(tg, doc)
+        row = [_button(_("{days} days").format(days=d), RxAction.VALIDITY, doc, d) for d in choices]
+        await message.answer(_("How long is the prescription valid?"), reply_markup=_keyboard(doc, row))
+    elif step == "consent":
+        rows = [
+            [_button(_("✅ The patient agrees to an electronic prescription"), RxAction.CONSENT, doc)],
+            [_button(_("🖨 No — print a paper prescription"), RxAction.REFUSE, doc)],
+        ]
+        await message.answer(_("Has the patient agreed to an electronic prescription?"),
+                             reply_markup=_keyboard(doc, *rows))
+    else:
+        review = await rx.review(tg, doc)
+        row = [_button(_("✍️ Sign with the PIN"), RxAction.SIGN, doc)]
+        await message.answer(render_review(review), reply_markup=_keyboard(doc, row), protect_content=True)
+
+
+async def send_paper(message: Message, state: FSMContext, paper: PaperOnly) -> None:
+    await state.clear()
+    if paper.reason == "psychotropic_or_controlled":
+        reason = _("it is a psychotropic or specially controlled drug (form {form}).").format(form=paper.form)
+    elif paper.reason == "narcotic":
+        reason = _("it is a narcotic drug (form {form}).").format(form=paper.form)
+    else:
+        reason = _("the patient has not agreed to an electronic prescription.")
+    await message.answer(_("An electronic prescription is not possible: {reason} Print the form below, "
+                           "fill it in, sign and stamp it.").format(reason=reason))
+    await message.answer_document(BufferedInputFile(paper.pdf, paper.filename), protect_content=True,
+                                  reply_markup=main_menu_keyboard())
+
+
+def drafts_keyboard(drafts: list[DraftSummary]) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            _button(_("▶️ Continue № {number}: {drug}").format(number=d.document_id, drug=d.drug or "…"),
+                    RxAction.RESUME, d.document_id),
+            _button("🗑", RxAction.DISCARD, d.document_id),
+        ]
+        for d in drafts[:5]
+    ]
+    rows.append([_button(_("➕ New prescription"), RxAction.NEW)])
+    rows.append([back_to_menu_button()])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def patient_prompt() -> str:
+    return _("<b>New prescription</b>\n\nSend the patient's surname or policy number. To stop: /cancel")
+
+
+def get_router() -> Router:
+    document_status.register()
+    router = Router(name="prescriptions")
+
+    async def begin(message: Message, state: FSMContext, rx: PrescriptionService, tg: int) -> None:
+        drafts = await rx.open(tg)
+        if drafts:
+            await state.clear()
+            await message.answer(_("You have unfinished prescriptions:"), reply_markup=drafts_keyboard(drafts))
+            return
+        await state.set_state(RxFlow.patient)
+        await message.answer(patient_prompt())
+
+    @router.message(Command("prescription"))
+    async def command(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
+        assert message.from_user is not None
+        await begin(message, state, prescriptions, message.from_user.id)
+
+    @router.callback_query(MenuCallback.filter(F.action == MenuAction.PRESCRIPTIONS))
+    async def menu_button(query: CallbackQuery, state: FSMContext, prescriptions: PrescriptionService) -> None:
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await begin(query.message, state, prescriptions, query.from_user.id)
+
+    @router.callback_query(RxCallback.filter(F.action == RxAction.NEW))
+    async def new(query: CallbackQuery, state: FSMContext, prescriptions: PrescriptionService) -> None:
+        await prescriptions.open(query.from_user.id)
+        await state.set_state(RxFlow.patient)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await query.message.answer(patient_prompt())
+
+    @router.callback_query(RxCallback.filter(F.action == RxAction.RESUME))
+    async def resume(
+        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
+    ) -> None:
+        step = await prescriptions.resume(query.from_user.id, callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, step)
+
+    @router.callback_query(RxCallback.filter(F.action == RxAction.DISCARD))
+    async def discard(
+        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
+    ) -> None:
+        await prescriptions.discard(query.from_user.id, callback_data.doc)
+        await state.clear()
+        await query.answer(_("Draft deleted."))
+        assert isinstance(query.message, Message)
+        await query.message.answer(_("Choose what to do:"), reply_markup=main_menu_keyboard())
+
+    @router.message(StateFilter(RxFlow.patient), magic(F.text & ~F.text.startswith("/")))
+    async def patient_search(message: Message, patients: PatientLookupService) -> None:
+        assert message.from_user is not None and message.text is not None
+        result = await patients.search(message.from_user.id, message.text)
+        if not result.cards:
+            await message.answer(_("Nobody found. Check the surname or send the policy number."))
+            return
+        rows = [
+            [_button(f"{card.display_name}" + (f", {card.age}" if card.age is not None else ""), RxAction.PATIENT,
+                     0, card.patient_id)]
+            for card in result.cards
+        ]
+        await message.answer(_("Choose the patient:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
+                             protect_content=True)
+
+    @router.callback_query(RxCallback.filter(F.action == RxAction.PATIENT))
+    async def patient_chosen(
+        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
+    ) -> None:
+        if not callback_data.arg.isdigit():
+            await query.answer(_("This button is out of date."), show_alert=True)
+            return
+        doc = await prescriptions.start(query.from_user.id, int(callback_data.arg))
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show_step(query.message, state, prescriptions, query.from_user.id, doc, "drug")
+
+    async def current(state: FSMContext) -> int:
+        return int((await state.get_data()).get("rx", 0))
+
+    @router.message(StateFilter(RxFlow.drug), magic(F.text & ~F.text.startswith("/")))
+    async def drug_search(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
+        assert message.from_user is not None and message.text is not None
+        doc = await current(state)
+        found = await prescriptions.find_drugs(message.from_user.id, doc, message.text)
+        rows = [[_button(d.title[:60], RxAction.DRUG, doc, d.code)] for d in found]
+        await message.answer(_("Choose the drug:"), reply_markup=_keyboard(doc, *rows))
+
+    @router.callback_query(RxCallback.filter(F.action == RxAction.DRUG))
+    async def drug_chosen(
+        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
+    ) -> None:
+        result = await prescriptions.choose_drug(query.from_user.id, callback_data.doc, callback_data.arg)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        if isinstance(result, PaperOnly):
+            await send_paper(query.message, state, result)
+            return
+        await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, "dose")
+
+    @router.message(StateFilter(RxFlow.dose), magic(F.text & ~F.text.startswith("/")))
+    async def dose(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
+        assert message.from_user is not None and message.text is not None
+        doc = await current(state)
+        await prescriptions.set_dose(message.from_user.id, doc, message.text)
+        await show_step(message, state, prescriptions, message.from_user.id, doc, "frequency")
+
+    @router.message(StateFilter(RxFlow.frequency), magic(F.text & ~F.text.startswith("/")))
+    async def frequency_text(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
+        assert message.from_user is not None and message.text is not None
+        doc = await current(state)
+        await prescriptions.set_frequency(message.from_user.id, doc, message.text)
+        await show_step(message, state, prescriptions, message.from_user.id, doc, "duration")
+
+    @router.message(StateFilter(RxFlow.duration), magic(F.text & ~F.text.startswith("/")))
+    async def duration_text(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
+        assert message.from_user is not None and message.text is not None
+        doc = await current(state)
+        await prescriptions.set_duration(message.from_user.id, doc, message.text)
+        await show_step(message, state, prescriptions, message.from_user.id, doc, "route")
+
+    @router.message(StateFilter(RxFlow.quantity), magic(F.text & ~F.text.startswith("/")))
+    async def quantity_text(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
+        assert message.from_user is not None and message.text is not None
+        doc = await current(state)
+        await prescriptions.set_quantity(message.from_user.id, doc, message.text)
+        await show_step(message, state, prescriptions, message.from_user.id, doc, "validity")
+
+    @router.callback_query(
+        RxCallback.filter(
+            F.action.in_({RxAction.FREQUENCY, RxAction.DURATION, RxAction.ROUTE, RxAction.QUANTITY,
+                          RxAction.VALIDITY, RxAction.CONSENT, RxAction.REFUSE})
+        )
+    )
+    async def choice(
+        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
+    ) -> None:
+        tg, doc, arg = query.from_user.id, callback_data.doc, callback_data.arg
+        action = callback_data.action
+        assert isinstance(query.message, Message)
+        if action == RxAction.FREQUENCY:
+            await prescriptions.set_frequency(tg, doc, arg)
+            step = "duration"
+        elif action == RxAction.DURATION:
+            await prescriptions.set_duration(tg, doc, arg)
+            step = "route"
+        elif action == RxAction.ROUTE:
+            await prescriptions.set_route(tg, doc, arg)
+            step = "quantity"
+        elif action == RxAction.QUANTITY:
+            await prescriptions.set_quantity(tg, doc, arg)
+            step = "validity"
+        elif action == RxAction.VALIDITY:
+            await prescriptions.set_validity(tg, doc, int(arg) if arg.isdigit() else 0)
+            step = "consent"
+        else:
+            paper = await prescriptions.set_consent(tg, doc, action == RxAction.CONSENT)
+            await query.answer()
+            if paper is not None:
+                await send_paper(query.message, state, paper)
+                return
+            step = "review"
+        await query.answer()
+        await show_step(query.message, state, prescriptions, tg, doc, step)
+
+    @router.callback_query(RxCallback.filter(F.action == RxAction.BACK))
+    async def back(
+        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
+    ) -> None:
+        step = await prescriptions.back(query.from_user.id, callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, step)
+
+    @router.callback_query(RxCallback.filter(F.action == RxAction.SIGN))
+    async def sign(
+        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
+    ) -> None:
+        # Ownership is checked here too, so a forged button does not even get a PIN prompt.
+        await prescriptions.review(query.from_user.id, callback_data.doc)
+        await state.set_state(RxFlow.pin)
+        await state.update_data(rx=callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await query.message.answer(_("Enter your PIN to sign the prescription. The message is deleted at once."))
+
+    @router.message(StateFilter(RxFlow.done), magic(F.text.regexp(PIN_LIKE)))
+    async def pin_again(message: Message) -> None:
+        # The PIN sent twice: nothing to sign, and the PIN is not checked again (no lockout count).
+        with contextlib.suppress(TelegramAPIError):
+            await message.delete()
+        await message.answer(_("This prescription is already signed."))
+
+    @router.message(StateFilter(RxFlow.pin), magic(F.text & ~F.text.startswith("/")))
+    async def pin(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
+        assert message.from_user is not None and message.text is not None
+        with contextlib.suppress(TelegramAPIError):
+            await message.delete()  # the PIN must not stay in the chat
+        doc = await current(state)
+        outcome = await prescriptions.sign(message.from_user.id, doc, message.text)
+        await state.set_state(RxFlow.done)
+        if not outcome.signed_now:
+            await message.answer(_("This prescription is already signed."))
+            return
+        keyboard = InlineKeyboardMarkup(
+            inline_keyboard=[[_button(_("✏️ Correct (new version)"), RxAction.CORRECT, doc)], [back_to_menu_button()]]
+        )
+        await message.answer(
+            _("✅ Prescription № {number} is signed. It will be sent to the clinic system.").format(number=doc),
+            reply_markup=keyboard,
+        )
+
+    @router.callback_query(RxCallback.filter(F.action == RxAction.CORRECT))
+    async def correct(
+        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
+    ) -> None:
+        doc = await prescriptions.correct(query.from_user.id, callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show_step(query.message, state, prescriptions, query.from_user.id, doc, "review")
+
+    @router.message(StateFilter(*STATE_OF_STEP.values(), RxFlow.patient), magic(~F.text))
+    async def not_text(message: Message) -> None:
+        await message.answer(_("Send the answer as a text message, or /cancel."))
+
+    return router

@@ -1,0 +1,233 @@
+"""What every signed item shares: who may touch a document, signing, verification, versions.
+
+Prescriptions, referrals and certificates are rows of one table; this module owns the rules that
+do not depend on the kind: only the doctor it belongs to may see or sign it (anyone else is denied
+and audited), a signature is over the exact stored bytes, a signed row is immutable and a
+correction is a new version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from services.audit import AuditService, doctor_actor
+from services.errors import N_, DomainError
+from services.identity.access import AccessDenied, AccessService, DoctorContext, NotLinked, SecurityPolicy
+from services.reference.drugs import default_drugs
+from services.signing.documents import DocumentSigner, sha256_hex, verify_detached
+from services.signing.errors import SignerUnavailable
+from services.uow import UnitOfWork
+from storage.crypto import FieldCipher
+from storage.models.clinic_role import Role
+from storage.models.medical_document import DRAFT, SIGNED
+from storage.repositories.clinic_roles import ClinicRoleRepository
+from storage.repositories.medical_documents import DocumentRecord, MedicalDocumentRepository, SignedContent
+
+
+class DocumentNotFound(DomainError):
+    def __init__(self) -> None:
+        super().__init__(N_("This document was not found among yours."))
+
+
+class SigningServiceDown(DomainError):
+    def __init__(self) -> None:
+        super().__init__(N_("The signing service is not answering. The draft is kept: try signing again later."))
+
+
+class NotADraft(DomainError):
+    def __init__(self) -> None:
+        super().__init__(N_("This document is already signed and cannot be changed. Make a corrected version."))
+
+
+@dataclass(frozen=True)
+class Verification:
+    document_id: int
+    ok: bool
+    reason: str  # "ok", "not signed", "content changed", "signature invalid"
+
+
+@dataclass(frozen=True)
+class SignOutcome:
+    document_id: int
+    signed_now: bool  # False: it was already signed (a repeated PIN or button), nothing new made
+
+
+@dataclass(frozen=True)
+class DoctorScope:
+    context: DoctorContext
+    clinic_ids: list[int]
+
+    @property
+    def doctor_id(self) -> int:
+        return self.context.doctor_id
+
+
+# (record, signed_at) → (bytes to sign, content type): each kind renders its own exact bytes.
+Renderer = Callable[[DocumentRecord, datetime], Awaitable[tuple[bytes, str]]]
+
+
+class DocumentCore:
+    def __init__(
+        self, uow: UnitOfWork, cipher: FieldCipher, signer: DocumentSigner, policy: SecurityPolicy | None = None
+    ) -> None:
+        self.uow = uow
+        self.cipher = cipher
+        self.signer = signer
+        self.access = AccessService(uow, policy, cipher)
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    @property
+    def documents(self) -> MedicalDocumentRepository:
+        return MedicalDocumentRepository(self.uow.session, self.cipher)
+
+    async def scope(self, telegram_user_id: int, operation: str, *, fresh: bool = True) -> DoctorScope:
+        """The doctor and their clinics (doctor role); consent and, if ``fresh``, a recent PIN."""
+        context = await self.access.context_of(telegram_user_id)
+        if context is None:
+            raise NotLinked()
+        if not context.consented:
+            raise DomainError(N_("First accept the consent to personal data processing: /login"))
+        grants = await ClinicRoleRepository(self.uow.session).roles_of(context.doctor_id)
+        clinic_ids = sorted({g.clinic_id for g in grants if g.role == Role.DOCTOR})
+        if not clinic_ids:
+            await AuditService(self.uow).record(
+                doctor_actor(context.doctor_id), operation, "section", Role.DOCTOR.value, "denied"
+            )
+            await self.uow.commit()
+            raise AccessDenied()
+        if fresh:
+            await self.access.require_fresh_session(context)
+        return DoctorScope(context, clinic_ids)
+
+    async def own(self, scope: DoctorScope, document_id: int, operation: str) -> DocumentRecord:
+        """The document if it is this doctor's; a forged id is denied and audited."""
+        record = await self.documents.get(document_id)
+        if record is None or record.doctor_id != scope.doctor_id:
+            await AuditService(self.uow).record(
+                doctor_actor(scope.doctor_id), operation, "medical_document", document_id, "denied"
+            )
+            await self.uow.commit()
+            raise DocumentNotFound()
+        return record
+
+    async def sign(
+        self, scope: DoctorScope, record: DocumentRecord, render: Renderer, operation: str
+    ) -> SignOutcome:
+        """Render the exact bytes, sign them detached, store both; one signature however often called."""
+        if record.status != DRAFT:
+            return SignOutcome(record.id, signed_now=False)
+        signed_at = self.now()
+        data, content_type = await render(record, signed_at)
+        try:
+            signature = await self.signer.sign(self.uow.session, scope.doctor_id, data)
+        except SignerUnavailable:
+            # Nothing is stored: the draft stays as it was and can be signed again later.
+            await self.uow.rollback()
+            raise SigningServiceDown() from None
+        stored = await self.documents.mark_signed(
+            record.id,
+            SignedContent(
+                content=data,
+                content_type=content_type,
+                content_sha256=sha256_hex(data),
+                signature_b64=signature.value_b64,
+                signer=signature.signer,
+                signer_key=signature.public_key,
+                signed_at=signed_at,
+            ),
+            SIGNED,
+        )
+        if not stored:
+            # Another update signed it between our read and our write: theirs stands.
+            await self.uow.rollback()
+            return SignOutcome(record.id, signed_now=False)
+        await AuditService(self.uow).record(
+            doctor_actor(scope.doctor_id), operation, "medical_document", record.id, "ok", signer=signature.signer
+        )
+        return SignOutcome(record.id, signed_now=True)
+
+    async def new_version(self, scope: DoctorScope, record: DocumentRecord, step: str | None) -> DocumentRecord:
+        """A correction of a signed document: a new draft that references it; the old one stays."""
+        if record.status == DRAFT:
+            raise DomainError(N_("This is still a draft: change it directly."))
+        created = await self.documents.add(
+            kind=record.kind,
+            doctor_id=record.doctor_id,
+            clinic_id=record.clinic_id,
+            patient_id=record.patient_id,
+            author="doctor",
+            draft=dict(record.draft),
+            step=step,
+            previous_id=record.id,
+            version=record.version + 1,
+        )
+        assert created is not None
+        await AuditService(self.uow).record(
+            doctor_actor(scope.doctor_id), "document_correct", "medical_document", record.id, "ok", new=created.id
+        )
+        return created
+
+
+def verify_record(record: DocumentRecord) -> Verification:
+    """Is the stored content exactly what was signed? Checks the hash and the signature."""
+    if record.content is None or record.signature is None or record.signer_key is None:
+        return Verification(record.id, False, "not signed")
+    if sha256_hex(record.content) != record.content_sha256:
+        return Verification(record.id, False, "content changed")
+    if not verify_detached(record.signer_key, record.content, record.signature):
+        return Verification(record.id, False, "signature invalid")
+    return Verification(record.id, True, "ok")
+
+
+async def verify_document(uow: UnitOfWork, cipher: FieldCipher, document_id: int) -> Verification | None:
+    """For ``python -m bot documents verify ID``: None if there is no such document."""
+    record = await MedicalDocumentRepository(uow.session, cipher).get(document_id)
+    return None if record is None else verify_record(record)
+
+
+def draft_value(record: DocumentRecord, key: str, default: Any = None) -> Any:
+    return record.draft.get(key, default)
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    document_id: int
+    kind: str
+    version: int
+    status: str
+    title: str  # the drug, the referral's service or the document's title: no patient data
+    reason: str | None
+
+
+class DocumentStatusService:
+    """«Мои документы»: the doctor's recent items and where each one is (no patient data shown)."""
+
+    def __init__(self, core: DocumentCore) -> None:
+        self._core = core
+
+    async def recent(self, telegram_user_id: int, limit: int = 10) -> list[StatusLine]:
+        scope = await self._core.scope(telegram_user_id, "documents_status", fresh=False)
+        records = await self._core.documents.list_for_doctor(
+            scope.doctor_id, statuses=["draft", "signed", "sent", "accepted", "rejected"], limit=limit,
+            newest_first=True,
+        )
+        await self._core.uow.commit()
+        drugs = default_drugs()
+        lines = []
+        for record in records:
+            draft = record.draft
+            if record.kind == "prescription":
+                drug = drugs.get(str(draft.get("drug", "")))
+                title = drug.title if drug else "—"
+            elif record.kind == "referral":
+                title = str(draft.get("service", "—"))
+            else:
+                title = str(draft.get("title", "—"))
+            lines.append(StatusLine(record.id, record.kind, record.version, record.status, title, record.reject_reason))
+        return lines
