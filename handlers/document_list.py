@@ -6,10 +6,11 @@ from html import escape
 
 from aiogram import Router
 from aiogram.filters import Command
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
 from handlers.clinical_documents import DocAction, DocCallback
+from handlers.document_status import MyDocumentsCallback
 from handlers.prescriptions import RxAction, RxCallback
 from handlers.referrals import RefAction, RefCallback
 from services.medical_documents import DocumentStatusService, StatusLine
@@ -48,21 +49,31 @@ def render_line(line: StatusLine) -> str:
     return text
 
 
+async def show_list(message: Message, user_id: int, document_status: DocumentStatusService) -> None:
+    lines = await document_status.recent(user_id)
+    if not lines:
+        await message.answer(_("You have no prescriptions, referrals or documents yet."))
+        return
+    rows = [[correct_button(line)] for line in lines if line.status == "rejected"]
+    await message.answer(
+        "\n".join([_("<b>My documents</b>"), "", *(render_line(line) for line in lines)]),
+        protect_content=True,
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows) if rows else None,
+    )
+
+
 def get_router() -> Router:
     router = Router(name="document_list")
 
     @router.message(Command("my_documents"))
     async def my_documents(message: Message, document_status: DocumentStatusService) -> None:
         assert message.from_user is not None
-        lines = await document_status.recent(message.from_user.id)
-        if not lines:
-            await message.answer(_("You have no prescriptions, referrals or documents yet."))
-            return
-        rows = [[correct_button(line)] for line in lines if line.status == "rejected"]
-        await message.answer(
-            "\n".join([_("<b>My documents</b>"), "", *(render_line(line) for line in lines)]),
-            protect_content=True,
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=rows) if rows else None,
-        )
+        await show_list(message, message.from_user.id, document_status)
+
+    @router.callback_query(MyDocumentsCallback.filter())
+    async def my_documents_button(query: CallbackQuery, document_status: DocumentStatusService) -> None:
+        await query.answer()
+        if isinstance(query.message, Message):
+            await show_list(query.message, query.from_user.id, document_status)
 
     return router

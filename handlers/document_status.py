@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from handlers.notifications import register_kind
 from services.clinic_exchange import STATUS_KIND
+
+
+class MyDocumentsCallback(CallbackData, prefix="mydocs"):
+    """Opens «Мои документы» (e.g. from a rejection notice, which carries no reason itself)."""
+
+
+def open_button() -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=_("📄 My documents"), callback_data=MyDocumentsCallback().pack())
 
 
 def _kind_name(kind: str) -> str:
@@ -20,10 +29,17 @@ def render_status(payload: dict[str, Any], locale: str) -> str:
     number = int(payload.get("document_id", 0))
     if payload.get("status") == "accepted":
         return _("✅ {what} № {number} is accepted by the clinic system.").format(what=what, number=number)
-    return _("❌ {what} № {number} is rejected by the clinic system: {reason}. Make a corrected version.").format(
-        what=what, number=number, reason=escape(str(payload.get("reason") or "—"))
-    )
+    # The reason is not in the payload (notifications are stored in clear): it is shown in
+    # «Мои документы», decrypted from the document row.
+    return _("❌ {what} № {number} is rejected by the clinic system. The reason is in «My documents»; "
+             "make a corrected version from there.").format(what=what, number=number)
+
+
+def status_keyboard(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
+    if payload.get("status") == "accepted":
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[[open_button()]])
 
 
 def register() -> None:
-    register_kind(STATUS_KIND, render_status)
+    register_kind(STATUS_KIND, render_status, status_keyboard)

@@ -84,8 +84,15 @@ BRIEF_LINE_RENDERERS: dict[str, BriefLineRenderer] = {}
 BRIEF_BUTTONS: dict[str, BriefButton] = {}
 
 
-def register_kind(kind: str, renderer: KindRenderer) -> None:
+KindKeyboard = Callable[[dict[str, Any]], InlineKeyboardMarkup | None]
+KIND_KEYBOARDS: dict[str, KindKeyboard] = {}
+
+
+def register_kind(kind: str, renderer: KindRenderer, keyboard: KindKeyboard | None = None) -> None:
+    """A kind's text and, optionally, its buttons (e.g. «Открыть» into the screen that shows details)."""
     KIND_RENDERERS[kind] = renderer
+    if keyboard is not None:
+        KIND_KEYBOARDS[kind] = keyboard
 
 
 def register_brief_line(section: str, renderer: BriefLineRenderer, button: BriefButton | None = None) -> None:
@@ -103,6 +110,8 @@ def render_notification(
     with i18n.context(), i18n.use_locale(locale):
         text = _render_text(kind, payload, locale)
         markup = reminder_keyboard(notification_id) if kind in SNOOZABLE else None
+        if markup is None and kind in KIND_KEYBOARDS:
+            markup = KIND_KEYBOARDS[kind](payload)
         if kind == "morning_brief" and markup is not None:
             markup.inline_keyboard[:0] = _brief_buttons(payload)
     return text, markup

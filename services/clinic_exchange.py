@@ -112,7 +112,7 @@ class ClinicExchange:
         elif kind in (ACCEPTED, REJECTED):
             reason = detail[:MAX_REASON] if kind == REJECTED else None
             await repo.finished(record.id, kind, reason)
-            await self._notify(uow, dispatch, kind, reason)
+            await self._notify(uow, dispatch, kind)
             report.accepted += kind == ACCEPTED
             report.rejected += kind == REJECTED
         else:
@@ -167,15 +167,15 @@ class ClinicExchange:
             return REJECTED, str((task.get("statusReason") or {}).get("text") or status)
         return "pending", status
 
-    async def _notify(self, uow: UnitOfWork, dispatch: Dispatch, status: str, reason: str | None) -> None:
+    async def _notify(self, uow: UnitOfWork, dispatch: Dispatch, status: str) -> None:
+        """Only the status travels: the reason stays encrypted on the document row (notifications are
+        stored in clear) and is shown in «Мои документы»."""
         record = dispatch.record
         account = await TelegramAccountRepository(uow.session).get_by_doctor(record.doctor_id)
         if account is None:
             return
         payload: dict[str, Any] = {"document_id": record.id, "kind": record.kind, "status": status,
                                    "locale": account.locale}
-        if reason:
-            payload["reason"] = reason
         await OutboxRepository(uow.session).enqueue(
             account.chat_id, STATUS_KIND, f"{STATUS_KIND}:{record.id}:{status}", datetime.now(UTC),
             payload=payload, doctor_id=record.doctor_id,

@@ -129,9 +129,19 @@ async def test_rejection_is_recorded_and_notified(flow: Flow, crypto: Crypto, eg
     register()
     async with flow.engine.connect() as conn:
         payload = (await conn.execute(text("SELECT payload FROM notifications WHERE kind = 'document_status'"))).scalar()
-    rendered, _markup = render_notification(make_i18n(LOCALES), 1, "document_status", json.loads(payload))
-    assert rendered == (f"❌ Рецепт № {doc} отклонён МИС клиники: Препарат не входит в формуляр. "
-                        "Создайте исправленную версию.")
+        # The clinic system's reason is not stored in clear anywhere in the notifications.
+        everything = " ".join(str(v) for row in (await conn.execute(text("SELECT * FROM notifications"))) for v in row)
+    assert "формуляр" not in everything and "reason" not in json.loads(payload)
+    rendered, markup = render_notification(make_i18n(LOCALES), 1, "document_status", json.loads(payload))
+    assert rendered == (f"❌ Рецепт № {doc} отклонён МИС клиники. Причина — в разделе «Мои документы»; "
+                        "там же можно создать исправленную версию.")
+    # The button opens «Мои документы», where the reason is shown (decrypted from the document row).
+    assert markup is not None
+    [[button]] = markup.inline_keyboard
+    assert button.text == "📄 Мои документы"
+    assert button.callback_data is not None
+    await flow.feed(updates.callback(button.callback_data, user_id=DOCTOR_TG))
+    assert "отклонён — Препарат не входит в формуляр" in flow.session.last_text()
 
 
 async def test_emulator_idempotency_and_validation(egisz: EgiszEmulator) -> None:
