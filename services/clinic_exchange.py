@@ -1,8 +1,12 @@
 """Delivering signed documents to the clinic system (FHIR R4 REST), through the document outbox.
 
 A document is queued in the transaction that signs it (``next_send_at`` and a fixed idempotency
-key on its row). Each tick claims due rows with a lease, POSTs the exact signed bytes with the
-``Idempotency-Key`` header, and then polls the Task the system answers with. An outage or a timeout
+key on its row). Each tick claims due rows with a lease, POSTs a FHIR transaction ``Bundle`` to the
+base URL — the signed resource and a ``Provenance`` carrying the detached signature
+(``Provenance.signature``: type, when, who, sigFormat, data) — with the ``Idempotency-Key`` header,
+and then polls the Task the system answers with. The signature covers the canonical JSON of the
+resource as it sits in the bundle (sorted keys, no spaces, UTF-8), or the PDF bytes carried in a
+DocumentReference; the bundle is byte-identical on every retry. An outage or a timeout
 only moves ``next_send_at`` (exponential backoff, capped): delayed, never lost, and never duplicated,
 since every retry carries the same key. Accepted or rejected, the doctor is told through the
 notification outbox, in the same transaction as the status change.
@@ -13,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,9 +26,11 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clinical_documents import ClinicalDocumentService
+from services.fhir.resources import provenance, transaction_bundle
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
-from storage.models.medical_document import ACCEPTED, DOCUMENT, PRESCRIPTION, REFERRAL, REJECTED, SENT, SIGNED
+from storage.models import canonical_json
+from storage.models.medical_document import ACCEPTED, DOCUMENT, REJECTED, SENT, SIGNED
 from storage.repositories.medical_documents import Dispatch, DispatchRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.telegram_accounts import TelegramAccountRepository
@@ -31,7 +38,6 @@ from storage.repositories.telegram_accounts import TelegramAccountRepository
 logger = logging.getLogger(__name__)
 
 STATUS_KIND = "document_status"
-RESOURCE_TYPES = {PRESCRIPTION: "MedicationRequest", REFERRAL: "ServiceRequest", DOCUMENT: "DocumentReference"}
 MAX_REASON = 200
 
 
@@ -122,28 +128,36 @@ class ClinicExchange:
             report.errors.append(detail)
             logger.warning("document %s not delivered (attempt %s): %s", record.id, dispatch.attempts, detail)
 
-    def _body(self, dispatch: Dispatch) -> bytes:
+    @staticmethod
+    def bundle(dispatch: Dispatch) -> dict[str, Any]:
+        """The transaction Bundle for one signed document (deterministic: same input, same bytes)."""
         record = dispatch.record
-        assert record.content is not None
+        assert record.content is not None and record.signature is not None and record.signed_at is not None
         if record.kind == DOCUMENT:
             # The PDF travels inside a DocumentReference; the signature covers the PDF bytes.
             resource = ClinicalDocumentService.fhir(record)
             attachment = resource["content"][0]["attachment"]
             attachment.pop("url", None)
             attachment["data"] = base64.b64encode(record.content).decode("ascii")
-            return json.dumps(resource, ensure_ascii=False, sort_keys=True).encode("utf-8")
-        return record.content  # the exact signed bytes
+            target_format = "application/pdf"
+        else:
+            resource = json.loads(record.content)  # canonical_json of it is exactly the signed bytes
+            target_format = "application/fhir+json"
+        resource_url = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'medcab:{dispatch.idempotency_key}:resource')}"
+        provenance_url = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'medcab:{dispatch.idempotency_key}:provenance')}"
+        signed_at = record.signed_at if record.signed_at.tzinfo else record.signed_at.replace(tzinfo=UTC)
+        signed = provenance(
+            target=resource_url, doctor_id=record.doctor_id, signed_at=signed_at,
+            signature_b64=record.signature, target_format=target_format,
+        )
+        return transaction_bundle(
+            resource=resource, resource_url=resource_url, provenance_resource=signed, provenance_url=provenance_url,
+        )
 
     async def _submit(self, dispatch: Dispatch) -> tuple[str, str]:
-        record = dispatch.record
-        headers = self._headers() | {
-            "Content-Type": "application/fhir+json",
-            "Idempotency-Key": dispatch.idempotency_key,
-            "X-Signature": record.signature or "",
-            "X-Signature-Key": record.signer_key or "",
-        }
-        url = f"{self._base}/fhir/{RESOURCE_TYPES[record.kind]}"
-        async with self._http.post(url, data=self._body(dispatch), headers=headers, timeout=self._timeout) as response:
+        headers = self._headers() | {"Content-Type": "application/fhir+json", "Idempotency-Key": dispatch.idempotency_key}
+        body = canonical_json(self.bundle(dispatch)).encode("utf-8")
+        async with self._http.post(f"{self._base}/fhir", data=body, headers=headers, timeout=self._timeout) as response:
             if response.status in (200, 201):
                 return ACCEPTED, ""
             if response.status == 202:

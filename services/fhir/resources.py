@@ -120,6 +120,27 @@ def provenance(
     }
 
 
+def transaction_bundle(
+    *, resource: dict[str, Any], resource_url: str, provenance_resource: dict[str, Any], provenance_url: str
+) -> dict[str, Any]:
+    """A transaction Bundle: the signed resource and its Provenance, created together or not at all.
+
+    ``resource_url``/``provenance_url`` are ``urn:uuid:…`` full URLs (stable per document, so a retry
+    sends the very same bytes); the Provenance's target names the resource by its full URL, which the
+    server rewrites to the id it assigns.
+    """
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": resource_url, "resource": resource,
+             "request": {"method": "POST", "url": str(resource["resourceType"])}},
+            {"fullUrl": provenance_url, "resource": provenance_resource,
+             "request": {"method": "POST", "url": "Provenance"}},
+        ],
+    }
+
+
 REFERRAL_KINDS = {
     # kind → (SNOMED category code, display)
     "lab": ("108252007", "Laboratory procedure"),

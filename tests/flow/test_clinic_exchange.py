@@ -3,12 +3,16 @@ timeouts (delayed, never lost or duplicated), acceptance and rejection as notifi
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.provenance import Provenance
 from sqlalchemy import text
 
 from bot.i18n import make_i18n
@@ -24,6 +28,7 @@ from services.medical_documents import verify_record
 from services.prescriptions import PrescriptionService
 from services.signing.documents import LocalKeySigner, ServiceSigner
 from services.uow import UnitOfWork
+from storage.models import canonical_json
 from storage.repositories.medical_documents import MedicalDocumentRepository
 from tests.flow.conftest import LOCALES, Flow, make_test_crypto
 from tests.flow.test_approvals import DRAFT
@@ -118,6 +123,7 @@ async def test_rejection_is_recorded_and_notified(flow: Flow, crypto: Crypto, eg
     assert await statuses(flow) == ["rejected"]
     submitted = next(iter(egisz.fhir.by_task.values()))
     assert submitted.resource["resourceType"] == "MedicationRequest" and submitted.signature
+    await assert_faithful_bundle(flow, crypto, submitted.bundle, doc)
     assert await notifications(flow) == [f"document_status:{doc}:rejected"]
     listing = (await flow.feed(updates.message("/my_documents", user_id=DOCTOR_TG))).last_text()
     assert f"Рецепт № {doc} (в. 1) — Эналаприл, таблетки 10 мг: ❌ отклонён — Препарат не входит в формуляр" in listing
@@ -144,25 +150,82 @@ async def test_rejection_is_recorded_and_notified(flow: Flow, crypto: Crypto, eg
     assert "отклонён — Препарат не входит в формуляр" in flow.session.last_text()
 
 
+async def assert_faithful_bundle(flow: Flow, crypto: Crypto, bundle: dict[str, Any], doc: int) -> None:
+    """A FHIR R4B transaction: the signed resource exactly as signed, and a Provenance carrying the signature."""
+    Bundle.model_validate(bundle)
+    assert bundle["type"] == "transaction"
+    [resource_entry, provenance_entry] = bundle["entry"]
+    async with UnitOfWork(flow.session_maker) as uow:
+        record = await MedicalDocumentRepository(uow.session, crypto.cipher).get(doc)
+    assert record is not None and record.content is not None
+    assert canonical_json(resource_entry["resource"]).encode("utf-8") == record.content  # what was signed
+    assert resource_entry["request"] == {"method": "POST", "url": "MedicationRequest"}
+    provenance = Provenance.model_validate(provenance_entry["resource"])
+    assert provenance_entry["request"] == {"method": "POST", "url": "Provenance"}
+    assert provenance.target[0].reference == resource_entry["fullUrl"]
+    [signature] = provenance.signature or []
+    assert signature.data is not None and base64.b64encode(signature.data).decode() == record.signature
+    assert signature.sigFormat == "application/x-gost3410-2012-256" and signature.when is not None
+    assert signature.who.reference == f"Practitioner/{record.doctor_id}"
+    assert signature.type[0].code == "1.2.840.10065.1.12.1.1"
+
+
+def bundle_body(**resource: Any) -> dict[str, Any]:
+    document = {"resourceType": "ServiceRequest", "status": "active", "intent": "order",
+                "subject": {"reference": "Patient/1"}} | resource
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:1", "resource": document, "request": {"method": "POST", "url": "ServiceRequest"}},
+        {"fullUrl": "urn:uuid:2", "request": {"method": "POST", "url": "Provenance"}, "resource": {
+            "resourceType": "Provenance", "target": [{"reference": "urn:uuid:1"}], "recorded": "2026-12-10T09:00:00+00:00",
+            "agent": [{"who": {"reference": "Practitioner/1"}}],
+            "signature": [{"type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1"}],
+                           "when": "2026-12-10T09:00:00+00:00", "who": {"reference": "Practitioner/1"},
+                           "sigFormat": "application/x-gost3410-2012-256", "data": "c2lnbmF0dXJl"}]}},
+    ]}
+
+
 async def test_emulator_idempotency_and_validation(egisz: EgiszEmulator) -> None:
-    body = b'{"resourceType":"ServiceRequest","subject":{"reference":"Patient/1"}}'
+    good = bundle_body()
+    Bundle.model_validate(good)  # the fixture itself is valid FHIR R4B
+    body = json.dumps(good).encode()
     headers = {"X-API-Key": DEFAULT_API_KEY, "Content-Type": "application/fhir+json"}
+    url = f"{egisz.base_url}/fhir"
+
+    async def post(data: bytes, key: str | None, with_api_key: bool = True) -> tuple[int, dict[str, Any], str]:
+        sent = (headers if with_api_key else {}) | ({"Idempotency-Key": key} if key else {})
+        async with http.post(url, data=data, headers=sent) as r:
+            return r.status, await r.json(content_type=None), r.headers.get("Location", "")
+
     async with aiohttp.ClientSession() as http:
-        url = f"{egisz.base_url}/fhir/ServiceRequest"
-        async with http.post(url, data=body, headers=headers) as r:
-            assert r.status == 400
-        async with http.post(url, data=body, headers=headers | {"Idempotency-Key": "a"}) as r:
-            assert r.status == 202
-            first = r.headers["Location"]
-        async with http.post(url, data=body, headers=headers | {"Idempotency-Key": "a"}) as r:
-            assert r.status == 202 and r.headers["Location"] == first
-        async with http.post(url, data=body + b" ", headers=headers | {"Idempotency-Key": "a"}) as r:
-            assert r.status == 422
-        async with http.post(f"{egisz.base_url}/fhir/MedicationRequest", data=body,
-                             headers=headers | {"Idempotency-Key": "b"}) as r:
-            assert r.status == 422
-        async with http.post(url, data=body, headers={"Idempotency-Key": "c"}) as r:
-            assert r.status == 401
+        assert (await post(body, None))[0] == 400
+        status, _task, first = await post(body, "a")
+        assert status == 202 and first
+        status, _task, again = await post(body, "a")
+        assert status == 202 and again == first
+        status, conflict, _ = await post(body + b" ", "a")
+        assert status == 422 and conflict["issue"][0]["code"] == "conflict"
+        assert (await post(body, "c", with_api_key=False))[0] == 401
+        # Shape checks: each names what is wrong.
+        broken: list[tuple[dict[str, Any], str]] = []
+        no_signature = bundle_body()
+        del no_signature["entry"][1]["resource"]["signature"]
+        broken.append((no_signature, "Provenance.signature is required"))
+        bad_data = bundle_body()
+        bad_data["entry"][1]["resource"]["signature"][0]["data"] = "not base64!"
+        broken.append((bad_data, "Provenance.signature.data is not base64"))
+        no_format = bundle_body()
+        del no_format["entry"][1]["resource"]["signature"][0]["sigFormat"]
+        broken.append((no_format, "Provenance.signature.sigFormat is required"))
+        wrong_target = bundle_body()
+        wrong_target["entry"][1]["resource"]["target"] = [{"reference": "ServiceRequest/9"}]
+        broken.append((wrong_target, "Provenance.target must name the document entry"))
+        batch = bundle_body() | {"type": "batch"}
+        broken.append((batch, "Bundle.type must be transaction"))
+        broken.append((bundle_body(subject=None), "subject is required"))
+        broken.append(({"resourceType": "ServiceRequest", "subject": {"reference": "Patient/1"}}, "body is not a Bundle"))
+        for n, (bad, diagnostics) in enumerate(broken):
+            status, answer, _ = await post(json.dumps(bad).encode(), f"bad-{n}")
+            assert (status, answer["issue"][0]["diagnostics"]) == (422, diagnostics)
     assert len(egisz.fhir.by_task) == 1
 
 
