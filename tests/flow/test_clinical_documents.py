@@ -3,18 +3,23 @@ clinic-edited templates, FHIR DocumentReference, detection of any change after s
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from aiogram.methods import SendDocument
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.documentreference import DocumentReference
 from sqlalchemy import text
 
 from bot.keys import Crypto
 from handlers.clinical_documents import DocAction, DocCallback, DocFlow
+from services.clinic_exchange import ClinicExchange
 from services.clinical_documents import ClinicalDocumentService, save_clinic_template
 from services.medical_documents import verify_record
 from services.patients import PatientLookupService
 from services.uow import UnitOfWork
-from storage.repositories.medical_documents import MedicalDocumentRepository
+from storage.models import canonical_json
+from storage.repositories.medical_documents import Dispatch, MedicalDocumentRepository
 from tests.flow.conftest import Flow, make_flow_dispatcher, make_test_crypto
 from tests.flow.test_patients import MOSCOW_OID, NOW, position, sign_in, state_of, world
 from tests.flow.test_prescriptions import buttons
@@ -81,6 +86,15 @@ async def test_certificate_from_template_to_signed_pdf(dflow: Flow, crypto: Cryp
     assert b"/FontFile2" in record.content  # the Cyrillic font is embedded
     assert verify_record(record).ok
     DocumentReference.model_validate(ClinicalDocumentService.fhir(record))
+    # For the clinic system: a transaction Bundle, the PDF inside the DocumentReference, and a
+    # Provenance whose signature covers the PDF bytes; the same bytes on every retry.
+    bundle = ClinicExchange.bundle(Dispatch(record, "key-1", 1))
+    Bundle.model_validate(bundle)
+    assert canonical_json(bundle) == canonical_json(ClinicExchange.bundle(Dispatch(record, "key-1", 2)))
+    [reference, provenance] = [entry["resource"] for entry in bundle["entry"]]
+    assert base64.b64decode(reference["content"][0]["attachment"]["data"]) == record.content
+    assert provenance["signature"][0]["targetFormat"] == "application/pdf"
+    assert provenance["signature"][0]["data"] == record.signature
     # A correction keeps the answers and opens the preview of version 2.
     await press(dflow, button(dflow, DocAction.CORRECT))
     assert "по месту учёбы" in dflow.session.last_text()
