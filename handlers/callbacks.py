@@ -16,6 +16,8 @@ class MenuAction(StrEnum):
     SETTINGS = "settings"
     NOTIFICATIONS = "notifications"
     PRESCRIPTIONS = "prescriptions"
+    REFERRALS = "referrals"
+    DOCUMENTS = "documents"
 
 
 class MenuCallback(CallbackData, prefix="menu"):

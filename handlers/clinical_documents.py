@@ -16,10 +16,12 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.callbacks import MenuAction, MenuCallback
 from handlers.filters import magic
-from handlers.menu import back_to_menu_button
+from handlers.menu import back_to_menu_button, main_menu_keyboard
 from handlers.prescriptions import PIN_LIKE
 from services.clinical_documents import ClinicalDocumentService, Question
+from services.medical_documents import OpenDraft
 from services.patients import PatientLookupService
 
 
@@ -29,6 +31,9 @@ class DocAction(StrEnum):
     SIGN = "sign"
     BACK = "back"
     CORRECT = "correct"
+    NEW = "new"
+    RESUME = "resume"
+    DISCARD = "discard"
 
 
 class DocCallback(CallbackData, prefix="doc"):
@@ -47,6 +52,22 @@ class DocFlow(StatesGroup):
 
 def _button(text: str, action: DocAction, doc: int = 0, arg: str | int = "") -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=DocCallback(action=action, doc=doc, arg=str(arg)).pack())
+
+
+def drafts_keyboard(drafts: list[OpenDraft]) -> InlineKeyboardMarkup:
+    rows = [
+        [_button(_("▶️ Continue № {number}: {title}").format(number=d.document_id, title=(d.title or "…")[:40]),
+                 DocAction.RESUME, d.document_id),
+         _button("🗑", DocAction.DISCARD, d.document_id)]
+        for d in drafts[:5]
+    ]
+    rows.append([_button(_("➕ New document"), DocAction.NEW)])
+    rows.append([back_to_menu_button()])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def patient_prompt() -> str:
+    return _("<b>New medical document</b>\n\nSend the patient's surname or policy number. To stop: /cancel")
 
 
 async def show(message: Message, state: FSMContext, service: ClinicalDocumentService, tg: int, doc: int,
@@ -79,13 +100,50 @@ def get_router() -> Router:
     async def current(state: FSMContext) -> int:
         return int((await state.get_data()).get("document", 0))
 
-    @router.message(Command("document"))
-    async def command(message: Message, state: FSMContext, patients: PatientLookupService) -> None:
-        assert message.from_user is not None
-        await patients.open(message.from_user.id)
+    async def begin(message: Message, state: FSMContext, documents: ClinicalDocumentService, tg: int) -> None:
+        drafts = await documents.open(tg)
+        if drafts:
+            await state.clear()
+            await message.answer(_("You have unfinished documents:"), reply_markup=drafts_keyboard(drafts))
+            return
         await state.set_state(DocFlow.patient)
-        await message.answer(_("<b>New medical document</b>\n\nSend the patient's surname or policy number. "
-                               "To stop: /cancel"))
+        await message.answer(patient_prompt())
+
+    @router.message(Command("document"))
+    async def command(message: Message, state: FSMContext, documents: ClinicalDocumentService) -> None:
+        assert message.from_user is not None
+        await begin(message, state, documents, message.from_user.id)
+
+    @router.callback_query(MenuCallback.filter(F.action == MenuAction.DOCUMENTS))
+    async def menu_button(query: CallbackQuery, state: FSMContext, documents: ClinicalDocumentService) -> None:
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await begin(query.message, state, documents, query.from_user.id)
+
+    @router.callback_query(DocCallback.filter(F.action == DocAction.NEW))
+    async def new(query: CallbackQuery, state: FSMContext, documents: ClinicalDocumentService) -> None:
+        await documents.open(query.from_user.id)
+        await state.set_state(DocFlow.patient)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await query.message.answer(patient_prompt())
+
+    @router.callback_query(DocCallback.filter(F.action == DocAction.RESUME))
+    async def resume(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
+                     documents: ClinicalDocumentService) -> None:
+        question = await documents.question(query.from_user.id, callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show(query.message, state, documents, query.from_user.id, callback_data.doc, question)
+
+    @router.callback_query(DocCallback.filter(F.action == DocAction.DISCARD))
+    async def discard(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
+                      documents: ClinicalDocumentService) -> None:
+        await documents.discard(query.from_user.id, callback_data.doc)
+        await state.clear()
+        await query.answer(_("Draft deleted."))
+        assert isinstance(query.message, Message)
+        await query.message.answer(_("Choose what to do:"), reply_markup=main_menu_keyboard())
 
     @router.message(StateFilter(DocFlow.patient), magic(F.text & ~F.text.startswith("/")))
     async def patient_search(message: Message, patients: PatientLookupService) -> None:

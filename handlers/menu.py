@@ -33,6 +33,7 @@ def _main_menu_keyboard(locale: str) -> InlineKeyboardMarkup:
                 )
             ],
             [InlineKeyboardButton(text=_("💊 Prescription"), callback_data=MenuCallback(action=MenuAction.PRESCRIPTIONS).pack())],
+            [InlineKeyboardButton(text=_("📨 Referral"), callback_data=MenuCallback(action=MenuAction.REFERRALS).pack()), InlineKeyboardButton(text=_("📄 Document"), callback_data=MenuCallback(action=MenuAction.DOCUMENTS).pack())],
             [
                 InlineKeyboardButton(
                     text=_("⚙️ Settings"), callback_data=MenuCallback(action=MenuAction.SETTINGS).pack()

@@ -17,9 +17,11 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.callbacks import MenuAction, MenuCallback
 from handlers.filters import magic
-from handlers.menu import back_to_menu_button
+from handlers.menu import back_to_menu_button, main_menu_keyboard
 from handlers.prescriptions import PIN_LIKE
+from services.medical_documents import OpenDraft
 from services.patients import PatientLookupService
 from services.referrals import ReferralReview, ReferralService
 
@@ -32,6 +34,9 @@ class RefAction(StrEnum):
     SIGN = "sign"
     BACK = "back"
     CORRECT = "correct"
+    NEW = "new"
+    RESUME = "resume"
+    DISCARD = "discard"
 
 
 class RefCallback(CallbackData, prefix="ref"):
@@ -100,6 +105,22 @@ def render_referral(review: ReferralReview) -> str:
     )
 
 
+def drafts_keyboard(drafts: list[OpenDraft]) -> InlineKeyboardMarkup:
+    rows = [
+        [_button(_("▶️ Continue № {number}: {title}").format(number=d.document_id, title=(d.title or "…")[:40]),
+                 RefAction.RESUME, d.document_id),
+         _button("🗑", RefAction.DISCARD, d.document_id)]
+        for d in drafts[:5]
+    ]
+    rows.append([_button(_("➕ New referral"), RefAction.NEW)])
+    rows.append([back_to_menu_button()])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def patient_prompt() -> str:
+    return _("<b>New referral</b>\n\nSend the patient's surname or policy number. To stop: /cancel")
+
+
 async def show_step(message: Message, state: FSMContext, service: ReferralService, tg: int, doc: int,
                     step: str) -> None:
     await state.set_state(STATE_OF_STEP.get(step, RefFlow.kind))
@@ -132,12 +153,50 @@ def get_router() -> Router:
     async def current(state: FSMContext) -> int:
         return int((await state.get_data()).get("ref", 0))
 
-    @router.message(Command("referral"))
-    async def command(message: Message, state: FSMContext, patients: PatientLookupService) -> None:
-        assert message.from_user is not None
-        await patients.open(message.from_user.id)
+    async def begin(message: Message, state: FSMContext, referrals: ReferralService, tg: int) -> None:
+        drafts = await referrals.open(tg)
+        if drafts:
+            await state.clear()
+            await message.answer(_("You have unfinished referrals:"), reply_markup=drafts_keyboard(drafts))
+            return
         await state.set_state(RefFlow.patient)
-        await message.answer(_("<b>New referral</b>\n\nSend the patient's surname or policy number. To stop: /cancel"))
+        await message.answer(patient_prompt())
+
+    @router.message(Command("referral"))
+    async def command(message: Message, state: FSMContext, referrals: ReferralService) -> None:
+        assert message.from_user is not None
+        await begin(message, state, referrals, message.from_user.id)
+
+    @router.callback_query(MenuCallback.filter(F.action == MenuAction.REFERRALS))
+    async def menu_button(query: CallbackQuery, state: FSMContext, referrals: ReferralService) -> None:
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await begin(query.message, state, referrals, query.from_user.id)
+
+    @router.callback_query(RefCallback.filter(F.action == RefAction.NEW))
+    async def new(query: CallbackQuery, state: FSMContext, referrals: ReferralService) -> None:
+        await referrals.open(query.from_user.id)
+        await state.set_state(RefFlow.patient)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await query.message.answer(patient_prompt())
+
+    @router.callback_query(RefCallback.filter(F.action == RefAction.RESUME))
+    async def resume(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
+                     referrals: ReferralService) -> None:
+        step = await referrals.resume(query.from_user.id, callback_data.doc)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await show_step(query.message, state, referrals, query.from_user.id, callback_data.doc, step)
+
+    @router.callback_query(RefCallback.filter(F.action == RefAction.DISCARD))
+    async def discard(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
+                      referrals: ReferralService) -> None:
+        await referrals.discard(query.from_user.id, callback_data.doc)
+        await state.clear()
+        await query.answer(_("Draft deleted."))
+        assert isinstance(query.message, Message)
+        await query.message.answer(_("Choose what to do:"), reply_markup=main_menu_keyboard())
 
     @router.message(StateFilter(RefFlow.patient), magic(F.text & ~F.text.startswith("/")))
     async def patient_search(message: Message, patients: PatientLookupService) -> None:

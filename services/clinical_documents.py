@@ -21,7 +21,7 @@ from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
 from services.fhir.resources import document_reference
 from services.identity.access import SecurityPolicy
-from services.medical_documents import DocumentCore, NotADraft, SignOutcome
+from services.medical_documents import DocumentCore, NotADraft, OpenDraft, SignOutcome
 from services.pdf import PdfSection, render_pdf
 from services.prescriptions import PDF, PatientNotYours
 from services.reference.icd10 import Icd10, default_icd10
@@ -121,6 +121,14 @@ class ClinicalDocumentService:
                                              record.id)
         await self._uow.commit()
         return record.id
+
+    async def open(self, telegram_user_id: int) -> list[OpenDraft]:
+        """Unfinished documents to continue (the template's title)."""
+        drafts = await self._core.open_drafts(telegram_user_id, DOCUMENT, "document_open")
+        return [OpenDraft(d.id, str(d.draft.get("title") or "") or None, d.step, d.version) for d in drafts]
+
+    async def discard(self, telegram_user_id: int, document_id: int) -> None:
+        await self._core.discard_draft(telegram_user_id, document_id, DOCUMENT, "document_discard")
 
     async def _draft(self, telegram_user_id: int, document_id: int) -> DocumentRecord:
         scope = await self._core.scope(telegram_user_id, "document_edit")

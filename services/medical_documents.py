@@ -22,7 +22,7 @@ from services.signing.errors import SignerUnavailable
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
 from storage.models.clinic_role import Role
-from storage.models.medical_document import DRAFT, SIGNED
+from storage.models.medical_document import BY_DOCTOR, DRAFT, SIGNED
 from storage.repositories.clinic_roles import ClinicRoleRepository
 from storage.repositories.medical_documents import DocumentRecord, MedicalDocumentRepository, SignedContent
 
@@ -67,6 +67,16 @@ class DoctorScope:
 
 # (record, signed_at) → (bytes to sign, content type): each kind renders its own exact bytes.
 Renderer = Callable[[DocumentRecord, datetime], Awaitable[tuple[bytes, str]]]
+
+
+@dataclass(frozen=True)
+class OpenDraft:
+    """An unfinished draft the doctor can continue or delete (a title, no patient data)."""
+
+    document_id: int
+    title: str | None
+    step: str | None
+    version: int
 
 
 class DocumentCore:
@@ -115,6 +125,25 @@ class DocumentCore:
             await self.uow.commit()
             raise DocumentNotFound()
         return record
+
+    async def open_drafts(self, telegram_user_id: int, kind: str, operation: str) -> list[DocumentRecord]:
+        """The doctor's own unfinished drafts of one kind (nurse or system drafts are in /queue)."""
+        scope = await self.scope(telegram_user_id, operation)
+        drafts = await self.documents.list_for_doctor(scope.doctor_id, statuses=[DRAFT], kind=kind,
+                                                      authors=[BY_DOCTOR])
+        await self.uow.commit()
+        return drafts
+
+    async def discard_draft(self, telegram_user_id: int, document_id: int, kind: str, operation: str) -> None:
+        """«Удалить черновик»: the draft is marked discarded (kept for the audit trail), never a signed item."""
+        scope = await self.scope(telegram_user_id, operation, fresh=False)
+        record = await self.own(scope, document_id, operation)
+        if record.kind != kind or record.status != DRAFT:
+            raise NotADraft()
+        if not await self.documents.set_status(document_id, "discarded", expected=[DRAFT]):
+            raise NotADraft()
+        await AuditService(self.uow).record(doctor_actor(scope.doctor_id), operation, "medical_document", document_id)
+        await self.uow.commit()
 
     async def sign(
         self, scope: DoctorScope, record: DocumentRecord, render: Renderer, operation: str

@@ -14,7 +14,7 @@ from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
 from services.fhir.resources import PRIORITIES, REFERRAL_KINDS, service_request
 from services.identity.access import SecurityPolicy
-from services.medical_documents import DoctorScope, DocumentCore, NotADraft, SignOutcome
+from services.medical_documents import DoctorScope, DocumentCore, NotADraft, OpenDraft, SignOutcome
 from services.prescriptions import FHIR_JSON, PatientNotYours, PrescriptionService
 from services.reference.icd10 import Diagnosis, Icd10, default_icd10
 from services.signing.documents import DocumentSigner
@@ -87,6 +87,20 @@ class ReferralService:
                                              record.id)
         await self._uow.commit()
         return record.id
+
+    async def open(self, telegram_user_id: int) -> list[OpenDraft]:
+        """Unfinished referrals to continue (the receiving service as the title)."""
+        drafts = await self._core.open_drafts(telegram_user_id, REFERRAL, "referral_open")
+        return [OpenDraft(d.id, str(d.draft.get("service") or "") or None, d.step, d.version) for d in drafts]
+
+    async def resume(self, telegram_user_id: int, document_id: int) -> str:
+        """The step to continue a draft at (it survives restarts: the step is on the row)."""
+        _scope, record = await self._draft(telegram_user_id, document_id)
+        await self._uow.commit()
+        return record.step if record.step in STEPS else "kind"
+
+    async def discard(self, telegram_user_id: int, document_id: int) -> None:
+        await self._core.discard_draft(telegram_user_id, document_id, REFERRAL, "referral_discard")
 
     async def _draft(self, telegram_user_id: int, document_id: int) -> tuple[DoctorScope, DocumentRecord]:
         scope = await self._core.scope(telegram_user_id, "referral_edit")

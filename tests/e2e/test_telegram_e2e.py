@@ -32,7 +32,7 @@ async def test_start_menu_settings_and_language_over_http(
         emulator.user_sends(DOCTOR, "/start")
         greeting = await emulator.wait_for_message(DOCTOR, lambda m: "Здравствуйте" in m.text, timeout=10)
         assert greeting.text.startswith("Здравствуйте, Анна!")
-        assert button_texts(greeting) == ["🔎 Пациенты", "💊 Рецепт", "⚙️ Настройки", "❓ Справка"]
+        assert button_texts(greeting) == ["🔎 Пациенты", "💊 Рецепт", "📨 Направление", "📄 Документ", "⚙️ Настройки", "❓ Справка"]
 
         emulator.press_button(DOCTOR, greeting.message_id, text="⚙️ Настройки")
         settings_screen = await emulator.wait_for_message(DOCTOR, lambda m: "Настройки" in m.text, timeout=10)
