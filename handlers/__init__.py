@@ -22,6 +22,7 @@ from handlers import (
     referrals,
     settings,
     start,
+    templates,
 )
 from handlers.filters import magic
 
@@ -49,6 +50,7 @@ def get_routers() -> list[Router]:
         referrals.get_router(),
         clinical_documents.get_router(),
         document_list.get_router(),
+        templates.get_router(),
         fallback.get_router(),
     )
     return [errors.get_router(), private]

@@ -31,7 +31,8 @@ def help_text() -> str:
         "/help — this help\n"
         "/logout — sign out and unlink this Telegram account\n\n"
         "For clinic administrators: /announce — an announcement to doctors, "
-        "/unreachable — doctors who blocked the bot, /audit — the audit log\n\n"
+        "/unreachable — doctors who blocked the bot, /audit — the audit log, "
+        "/templates — the clinic's document templates\n\n"
         "Buttons under messages do the same as the commands. "
         "If something went wrong, send /cancel and start again."
     )

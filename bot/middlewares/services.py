@@ -27,6 +27,7 @@ from services.reachability import ReachabilityService
 from services.referrals import ReferralService
 from services.reminders import ReminderActions
 from services.signing.documents import LocalKeySigner
+from services.template_admin import TemplateAdminService
 from services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class ServicesMiddleware(BaseMiddleware):
         data["notification_settings"] = NotificationSettingsService(uow, access)
         data["reminder_actions"] = ReminderActions(uow)
         data["announcements"] = AnnouncementService(uow, access)
+        data["templates"] = TemplateAdminService(uow, access)
         data["audit_query"] = AuditQueryService(uow)
         data["reachability"] = ReachabilityService(uow, access)
         data["patients"] = PatientLookupService(uow, cipher, index, self._policy)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,3 +58,12 @@ class DocumentTemplateRepository:
             row.title, row.fields, row.body, row.updated_at = title, fields, body, utcnow()
         await self._session.flush()
         return row
+
+    async def delete_for_clinic(self, clinic_id: int, code: str) -> int | None:
+        """Remove a clinic's own version (the default shows again); the removed row's id, if any."""
+        removed = await self._session.scalar(
+            delete(DocumentTemplate)
+            .where(DocumentTemplate.clinic_id == clinic_id, DocumentTemplate.code == code)
+            .returning(DocumentTemplate.id)
+        )
+        return int(removed) if removed is not None else None
