@@ -37,7 +37,7 @@ IDENTITY_TABLES = {
 NOTIFICATION_TABLES = {"announcements", "notification_preferences", "notifications"}
 DOCUMENT_TABLES = {"document_templates", "medical_documents", "signing_keys"}
 TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES | DOCUMENT_TABLES
-HEAD = "0006"
+HEAD = "0007"
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -250,5 +250,40 @@ async def test_notifications_revision_down_and_up_keeps_the_accounts(empty_datab
         assert await _tables(engine) == TABLES
         async with engine.connect() as connection:
             assert await connection.run_sync(_diff) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_documents_followups_revision_removes_rejection_reasons_from_notifications(
+    empty_database_url: str,
+) -> None:
+    """0007: a clinic system's rejection reason stored in clear in a notification (up to 0006) is removed."""
+    await upgrade(empty_database_url, "0006")
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.begin() as connection:
+            for n, (kind, payload) in enumerate([
+                ("document_status", '{"document_id":5,"kind":"prescription","locale":"ru","reason":"Препарат не '
+                                    'входит в формуляр","status":"rejected"}'),
+                ("document_status", '{"document_id":6,"kind":"referral","locale":"ru","status":"accepted"}'),
+                ("announcement", '{"reason":"keep","text":"Собрание"}'),
+            ]):
+                await connection.execute(
+                    _at(
+                        "INSERT INTO notifications (chat_id, kind, urgency, payload, dedup_key, due_at, status, "
+                        "attempts, next_attempt_at, created_at, updated_at) VALUES (1, :kind, 'routine', "
+                        ":payload, :key, :t, 'sent', 0, :t, :t, :t)"
+                    ),
+                    {"kind": kind, "payload": payload, "key": f"k{n}"},
+                )
+        await upgrade(empty_database_url)
+        assert await current(empty_database_url) == HEAD
+        async with engine.connect() as connection:
+            payloads = (await connection.execute(text("SELECT payload FROM notifications ORDER BY id"))).scalars().all()
+        assert payloads == [
+            '{"document_id":5,"kind":"prescription","locale":"ru","status":"rejected"}',
+            '{"document_id":6,"kind":"referral","locale":"ru","status":"accepted"}',
+            '{"reason":"keep","text":"Собрание"}',
+        ]
     finally:
         await engine.dispose()
