@@ -28,11 +28,13 @@ async def test_help_lists_the_document_commands_in_russian_and_english(flow: Flo
         assert command in ru
     assert "/referral — оформить направление (057/у)" in ru
     assert "/my_documents — ваши документы и их статус в МИС клиники" in ru
+    assert "/templates — шаблоны медицинских документов клиники" in ru
     await flow.feed(updates.message("/start", user_id=7_102))
     await flow.feed(updates.callback(LanguageCallback(language=Language.EN).pack(), user_id=7_102))
     en = (await flow.feed(updates.message("/help", user_id=7_102))).last_text()
     assert "/queue — drafts waiting for your signature" in en
     assert "/document — a certificate, conclusion or visit protocol" in en
+    assert "/templates — the clinic's document templates" in en
 
 
 # --- drafts of referrals and documents resumed from the main menu ------------------------------
