@@ -15,7 +15,7 @@ from services.patients import PatientLookupService
 from storage.models.clinic_role import Role
 from tests.flow.conftest import Flow, make_flow_dispatcher, make_test_crypto
 from tests.flow.test_identity_flows import audit_ops
-from tests.flow.test_patients import MOSCOW_OID, NOW, position, sign_in, state_of, world
+from tests.flow.test_patients import MOSCOW_OID, NOW, OTHER_OID, position, sign_in, state_of, world
 from tests.flow.test_prescriptions import buttons
 from tests.support import updates
 
@@ -181,3 +181,21 @@ async def test_templates_are_for_clinic_administrators_only(tflow: Flow, crypto:
     # The administrator role does not open patients' documents.
     await say(tflow, "/document")
     assert not any("Петрова" in t for t in SEEN_BY_ADMIN)
+
+
+async def test_an_administrator_of_two_clinics_chooses_the_clinic(tflow: Flow, crypto: Crypto) -> None:
+    w = await world(tflow, crypto)
+    await sign_in(tflow, ADMIN_TG, [position(MOSCOW_OID, Role.ADMIN), position(OTHER_OID, Role.ADMIN)],
+                  esia_oid="1000750001")
+    assert "Шаблоны какой клиники?" in await say(tflow, "/templates")
+    clinics = [TplCallback.unpack(d).clinic for _t, d in buttons(tflow) if d.startswith("tpl:")]
+    assert sorted(clinics) == sorted([w.moscow, w.other])
+    await press(tflow, TplCallback(action=TplAction.CLINIC, clinic=w.other).pack())
+    assert titles(tflow) == ["📄 Справка", "📄 Медицинское заключение", "📄 Протокол осмотра"]
+    # Each clinic has its own version: a change for one leaves the other on the default.
+    await press(tflow, TplCallback(action=TplAction.TITLE, clinic=w.other, code="conclusion").pack())
+    await say(tflow, "Заключение терапевта")
+    await press(tflow, TplCallback(action=TplAction.CLINIC, clinic=w.moscow).pack())
+    assert "📄 Медицинское заключение" in titles(tflow)
+    await press(tflow, TplCallback(action=TplAction.CLINIC, clinic=w.other).pack())
+    assert "✏️ Заключение терапевта" in titles(tflow)
