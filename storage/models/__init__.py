@@ -1,8 +1,11 @@
 """All tables; importing this package makes ``Base.metadata`` complete (migrations compare against it)."""
 
 from storage.models.announcement import Announcement
+from storage.models.appointment import Appointment, AppointmentEvent
 from storage.models.audit_event import OUTCOMES, AuditEvent
 from storage.models.base import Base, JSONText, UTCDateTime, canonical_json, utcnow
+from storage.models.calendar_feed import CalendarFeed
+from storage.models.change_request import ChangeRequest
 from storage.models.clinic import Clinic
 from storage.models.clinic_role import ClinicRole, Role
 from storage.models.consent import PERSONAL_DATA, Consent
@@ -29,8 +32,10 @@ from storage.models.notification import (
 )
 from storage.models.notification_preferences import NotificationPreferences
 from storage.models.patient import Patient
+from storage.models.shift import Shift
 from storage.models.sign_in_failure import SignInFailure
 from storage.models.telegram_account import DEFAULT_LOCALE, TelegramAccount
+from storage.models.waitlist_entry import WaitlistEntry
 
 __all__ = [
     "CANCELLED",
@@ -48,8 +53,12 @@ __all__ = [
     "URGENCIES",
     "URGENT",
     "Announcement",
+    "Appointment",
+    "AppointmentEvent",
     "AuditEvent",
     "Base",
+    "CalendarFeed",
+    "ChangeRequest",
     "Clinic",
     "ClinicRole",
     "Consent",
@@ -65,9 +74,11 @@ __all__ = [
     "NotificationPreferences",
     "Patient",
     "Role",
+    "Shift",
     "SignInFailure",
     "TelegramAccount",
     "UTCDateTime",
+    "WaitlistEntry",
     "canonical_json",
     "utcnow",
 ]

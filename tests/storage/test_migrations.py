@@ -35,8 +35,9 @@ IDENTITY_TABLES = {
     "sign_in_failures",
 }
 NOTIFICATION_TABLES = {"announcements", "notification_preferences", "notifications"}
-TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES
-HEAD = "0004"
+SCHEDULE_TABLES = {"appointments", "appointment_events", "calendar_feeds", "change_requests", "shifts", "waitlist_entries"}
+TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES | SCHEDULE_TABLES
+HEAD = "0005"
 
 
 def _diff(connection: Connection) -> list[Any]:
