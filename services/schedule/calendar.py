@@ -80,14 +80,14 @@ class CalendarService:
         await feeds.revoke_all(actor.doctor_id, self._clock())
         token = secrets.token_urlsafe(TOKEN_BYTES)
         await feeds.add(actor.doctor_id, token)
-        await AuditService(self._uow).record(actor.actor, "calendar_feed", "calendar_feed", None, "created")
+        await AuditService(self._uow).record(actor.actor, "calendar_feed", "calendar_feed", None, "ok", action="created")
         await self._uow.commit()
         return token
 
     async def revoke_feed(self, telegram_user_id: int) -> bool:
         actor = await self._access.doctor(telegram_user_id, "calendar_feed", patient_data=False)
         revoked = await CalendarFeedRepository(self._uow.session).revoke_all(actor.doctor_id, self._clock())
-        await AuditService(self._uow).record(actor.actor, "calendar_feed", "calendar_feed", None, "revoked")
+        await AuditService(self._uow).record(actor.actor, "calendar_feed", "calendar_feed", None, "ok", action="revoked")
         await self._uow.commit()
         return revoked > 0
 

@@ -158,7 +158,7 @@ class ChangeRequestService:
         now = self._clock()
         if request.expires_at <= now or appointment is None or appointment.version != request.appointment_version:
             await ChangeRequestRepository(self._uow.session).decide(request.id, REQUEST_EXPIRED, now)
-            await AuditService(self._uow).record(actor.actor, operation, "change_request", request_id, "expired")
+            await AuditService(self._uow).record(actor.actor, operation, "change_request", request_id, "failed", reason="expired")
             await self._uow.commit()
             if request.expires_at <= now:
                 raise RequestClosed(_CLOSED[REQUEST_EXPIRED])
