@@ -14,6 +14,7 @@ from handlers import (
     help,
     notifications,
     patients,
+    schedule,
     settings,
     start,
 )
@@ -36,6 +37,7 @@ def get_routers() -> list[Router]:
         announcements.get_router(),
         notifications.get_router(),
         patients.get_router(),
+        schedule.get_router(),
         fallback.get_router(),
     )
     return [errors.get_router(), private]

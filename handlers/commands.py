@@ -10,8 +10,11 @@ from services.errors import N_
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("Main menu")),
     ("login", N_("Sign in with Gosuslugi")),
+    ("today", N_("Today's appointments")),
+    ("schedule", N_("Schedule: week and calendar")),
     ("patients", N_("Find a patient")),
     ("profile", N_("My profile: specialty, clinics, accreditation")),
+    ("calendar", N_("Calendar link for your phone's calendar")),
     ("settings", N_("Settings: language")),
     ("help", N_("Help")),
     ("cancel", N_("Cancel the current action")),

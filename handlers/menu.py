@@ -27,6 +27,7 @@ def main_menu_keyboard() -> InlineKeyboardMarkup:
 def _main_menu_keyboard(locale: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
+            [InlineKeyboardButton(text=_("📅 Schedule"), callback_data=MenuCallback(action=MenuAction.SCHEDULE).pack())],
             [
                 InlineKeyboardButton(
                     text=_("🔎 Patients"), callback_data=MenuCallback(action=MenuAction.PATIENTS).pack()

@@ -20,6 +20,9 @@ from services.identity.profile import ProfileService
 from services.notification_settings import NotificationSettingsService
 from services.patients import PatientLookupService
 from services.reminders import ReminderActions
+from services.schedule.calendar import CalendarService
+from services.schedule.change_requests import ChangeRequestService
+from services.schedule.service import ScheduleService
 from services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -47,6 +50,9 @@ class ServicesMiddleware(BaseMiddleware):
         data["announcements"] = AnnouncementService(uow, access)
         data["audit_query"] = AuditQueryService(uow)
         data["patients"] = PatientLookupService(uow, cipher, index, self._policy)
+        data["schedule"] = ScheduleService(uow, cipher, index, self._policy)
+        data["change_requests"] = ChangeRequestService(uow, cipher, self._policy)
+        data["calendar"] = CalendarService(uow, cipher, self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
             data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)

@@ -94,7 +94,7 @@ class AppointmentView:
 class DayView:
     day: date
     clinic_id: int | None  # None: all the doctor's clinics
-    clinics: list[ClinicInfo]
+    clinics: list[ClinicInfo]  # all the doctor's clinics (for the filter buttons)
     appointments: list[AppointmentView]
     free: int  # free slots left in the day
 
@@ -110,7 +110,7 @@ class WeekDay:
 class WeekView:
     start: date
     clinic_id: int | None
-    clinics: list[ClinicInfo]
+    clinics: list[ClinicInfo]  # all the doctor's clinics
     days: list[WeekDay]
 
 
@@ -247,7 +247,7 @@ class ScheduleService:
             actor.actor, "schedule_view", "day", day.isoformat(), "ok", appointments=len(views)
         )
         await self._uow.commit()
-        return DayView(day, clinic_id, [actor.clinics[c] for c in clinic_ids], views, free)
+        return DayView(day, clinic_id, _all(actor), views, free)
 
     async def week(self, telegram_user_id: int, start: date | None = None, clinic_id: int | None = None) -> WeekView:
         """Counts only (no patient data): booked and free per day, Monday to Sunday."""
@@ -269,7 +269,7 @@ class ScheduleService:
                 )
                 free += len(await self._free_in(actor, [cid], day_start, day_end))
             days.append(WeekDay(day, booked, free))
-        return WeekView(monday, clinic_id, [actor.clinics[c] for c in clinic_ids], days)
+        return WeekView(monday, clinic_id, _all(actor), days)
 
     async def card(self, telegram_user_id: int, appointment_id: int) -> AppointmentView:
         actor = await self._access.doctor(telegram_user_id, "appointment_view")
@@ -506,6 +506,10 @@ class ScheduleService:
         return await self.book(
             telegram_user_id, cancelled.clinic_id, entry.patient_id, cancelled.starts_at, waitlist_entry_id=entry.id
         )
+
+
+def _all(actor: ScheduleActor) -> list[ClinicInfo]:
+    return [actor.clinics[c] for c in sorted(actor.clinics)]
 
 
 def _taken() -> SlotUnavailable:
