@@ -211,3 +211,33 @@ async def test_brief_section_and_appointment_reminders(
     async with session_maker() as session:
         payload = await session.scalar(text("SELECT payload FROM notifications WHERE kind = 'morning_brief' AND chat_id = :c"), {"c": DOCTOR_TG})
     assert payload is not None and '"section":"schedule"' in payload and '"pending":0' in payload
+
+
+async def test_the_feed_is_served_over_http_and_404s_when_revoked(
+    session_maker: async_sessionmaker[AsyncSession], world: World, crypto: Crypto
+) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.calendar_feed import feed_routes
+    from bot.i18n import make_i18n
+    from tests.flow.conftest import LOCALES
+
+    day = tomorrow()
+    await add_shift(session_maker, world.doctor, world.moscow, day, MSK)
+    await book(session_maker, crypto, world, day, 9)
+    async with UnitOfWork(session_maker) as uow:
+        token = await CalendarService(uow, crypto.cipher).create_feed(DOCTOR_TG)
+    app = web.Application()
+    app.add_routes(feed_routes(session_maker, make_i18n(LOCALES)))
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get(f"/calendar/{token}.ics")
+        assert response.status == 200 and response.content_type == "text/calendar"
+        body = await response.read()
+        [event] = Calendar.from_ical(body).walk("VEVENT")
+        assert str(event["SUMMARY"]) == "Приёмы" and str(event["LOCATION"]) == "ГП № 1"
+        assert "Петрова".encode() not in body
+        assert (await client.get("/calendar/not-a-token.ics")).status == 404
+        async with UnitOfWork(session_maker) as uow:
+            await CalendarService(uow, crypto.cipher).revoke_feed(DOCTOR_TG)
+        assert (await client.get(f"/calendar/{token}.ics")).status == 404
