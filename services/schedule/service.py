@@ -27,7 +27,7 @@ from storage.models import Appointment, Shift
 from storage.models.appointment import ARRIVED, BOOKED, CANCELLED_APPOINTMENT, FULFILLED, NOSHOW
 from storage.models.waitlist_entry import WAITLIST_BOOKED
 from storage.repositories.patients import PatientRecord, PatientRepository
-from storage.repositories.schedule import AppointmentRepository, ShiftRepository, SlotTaken
+from storage.repositories.schedule import AppointmentRepository, ShiftRepository, SlotTaken, patients_by_ids
 from storage.repositories.waitlist import WaitlistRepository
 
 UNDO_WINDOW = timedelta(minutes=5)
@@ -163,11 +163,8 @@ class ScheduleService:
 
     async def _views(self, actor: ScheduleActor, appointments: Sequence[Appointment]) -> list[AppointmentView]:
         patients = self._patients()
-        records: dict[int, PatientRecord] = {}
-        for patient_id in {a.patient_id for a in appointments}:
-            record = await patients.get(patient_id)
-            if record is not None:
-                records[patient_id] = record
+        rows = await patients_by_ids(self._uow.session, {a.patient_id for a in appointments})
+        records: dict[int, PatientRecord] = {row.id: patients.decrypt(row) for row in rows}
         views = []
         for appointment in appointments:
             clinic = actor.clinics[appointment.clinic_id]

@@ -15,7 +15,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Appointment, AppointmentEvent, Shift, utcnow
+from storage.models import Appointment, AppointmentEvent, Patient, Shift, utcnow
 from storage.models.appointment import CANCELLED_APPOINTMENT, OVERLAP_GUARD
 from storage.models.shift import SHIFT_PUBLISHED
 
@@ -236,3 +236,11 @@ class AppointmentRepository:
                 .order_by(AppointmentEvent.id)
             )
         ).all()
+
+
+async def patients_by_ids(session: AsyncSession, patient_ids: Collection[int]) -> Sequence[Patient]:
+    """The (encrypted) patient rows of a day's appointments in one query; decrypt with
+    ``PatientRepository.decrypt``."""
+    if not patient_ids:
+        return []
+    return (await session.scalars(select(Patient).where(Patient.id.in_(set(patient_ids))))).all()
