@@ -39,11 +39,10 @@ from storage.crypto import BlindIndex, FieldCipher, generate_key
 from storage.db import create_engine, make_session_maker
 from storage.fsm import SQLStorage
 from storage.migrate import upgrade
-from storage.models import Appointment
 from storage.models.clinic_role import Role
 from storage.repositories.clinics import ClinicRepository
 from storage.repositories.patients import PatientData, PatientRepository
-from storage.repositories.schedule import AppointmentRepository, ShiftRepository
+from storage.repositories.schedule import AppointmentRepository, ShiftRepository, conflict_query
 from tests.schedule.support import add_doctor, local
 from tests.support.updates import callback, message
 
@@ -151,16 +150,7 @@ async def conflict_check(base_url: str) -> tuple[float, float, list[str]]:
         probe_end = probe_start + timedelta(minutes=30)
         async with engine.connect() as conn:
             # The statement the repository runs, with its parameters inlined for EXPLAIN.
-            from sqlalchemy import exists, select
-
-            statement = select(
-                exists().where(
-                    (Appointment.doctor_id == 500)
-                    & (Appointment.status != "cancelled")
-                    & (Appointment.starts_at < probe_end)
-                    & (Appointment.ends_at > probe_start)
-                )
-            )
+            statement = conflict_query(500, probe_start, probe_end)
             sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
             plan = [row[0] for row in await conn.execute(text("EXPLAIN (ANALYZE, COSTS OFF) " + sql))]
         session_maker = make_session_maker(engine)

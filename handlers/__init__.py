@@ -16,6 +16,7 @@ from handlers import (
     patients,
     schedule,
     settings,
+    shifts,
     start,
 )
 from handlers.filters import magic
@@ -38,6 +39,7 @@ def get_routers() -> list[Router]:
         notifications.get_router(),
         patients.get_router(),
         schedule.get_router(),
+        shifts.get_router(),
         fallback.get_router(),
     )
     return [errors.get_router(), private]

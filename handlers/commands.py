@@ -14,6 +14,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("schedule", N_("Schedule: week and calendar")),
     ("patients", N_("Find a patient")),
     ("profile", N_("My profile: specialty, clinics, accreditation")),
+    ("shifts", N_("Shifts: plan, publish, change")),
     ("calendar", N_("Calendar link for your phone's calendar")),
     ("settings", N_("Settings: language")),
     ("help", N_("Help")),

@@ -23,6 +23,7 @@ from services.reminders import ReminderActions
 from services.schedule.calendar import CalendarService
 from services.schedule.change_requests import ChangeRequestService
 from services.schedule.service import ScheduleService
+from services.schedule.shifts import ShiftService
 from services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class ServicesMiddleware(BaseMiddleware):
         data["schedule"] = ScheduleService(uow, cipher, index, self._policy)
         data["change_requests"] = ChangeRequestService(uow, cipher, self._policy)
         data["calendar"] = CalendarService(uow, cipher, self._policy)
+        data["shifts"] = ShiftService(uow, cipher, self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
             data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)

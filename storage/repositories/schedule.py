@@ -8,10 +8,10 @@ made against the version the caller saw (optimistic locking): a changed row answ
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,26 @@ def _is_overlap(exc: IntegrityError) -> bool:
 
 
 _ACTIVE = Appointment.status != CANCELLED_APPOINTMENT
+
+
+# No appointment is longer than this (a slot is at most 240 minutes): the lower bound on
+# ``starts_at`` keeps the conflict check's index range to one day, not the doctor's whole history.
+LONGEST_APPOINTMENT = timedelta(days=1)
+
+
+def conflict_query(
+    doctor_id: int, starts_at: datetime, ends_at: datetime, exclude_id: int | None = None
+) -> Select[tuple[bool]]:
+    condition = (
+        (Appointment.doctor_id == doctor_id)
+        & (Appointment.starts_at > starts_at - LONGEST_APPOINTMENT)
+        & (Appointment.starts_at < ends_at)
+        & (Appointment.ends_at > starts_at)
+        & _ACTIVE
+    )
+    if exclude_id is not None:
+        condition = condition & (Appointment.id != exclude_id)
+    return select(exists().where(condition))
 
 
 class ShiftRepository:
@@ -134,20 +154,8 @@ class AppointmentRepository:
     async def has_conflict(
         self, doctor_id: int, starts_at: datetime, ends_at: datetime, exclude_id: int | None = None
     ) -> bool:
-        """Is the doctor busy in [starts_at, ends_at)? One query on the (doctor_id, starts_at) index.
-
-        Appointments are never longer than a shift's longest slot, so the lower bound on
-        ``starts_at`` keeps the index range short even for a doctor with years of history.
-        """
-        condition = (
-            (Appointment.doctor_id == doctor_id)
-            & _ACTIVE
-            & (Appointment.starts_at < ends_at)
-            & (Appointment.ends_at > starts_at)
-        )
-        if exclude_id is not None:
-            condition = condition & (Appointment.id != exclude_id)
-        return bool(await self._session.scalar(select(exists().where(condition))))
+        """Is the doctor busy in [starts_at, ends_at)? One query on the (doctor_id, starts_at) index."""
+        return bool(await self._session.scalar(conflict_query(doctor_id, starts_at, ends_at, exclude_id)))
 
     async def in_period(
         self,
