@@ -101,6 +101,15 @@ class ScheduleAccess:
             raise AccessDenied()
         return ScheduleActor(context, clinics)
 
+    async def doctor_or_admin(self, telegram_user_id: int, operation: str) -> tuple[ScheduleActor, bool]:
+        """A doctor (own things) or, if not a doctor anywhere, an administrator (the clinics' things);
+        True when it is the administrator. Patient data is never shown to the second."""
+        context = await self._context(telegram_user_id)
+        clinics = await self._clinics(context.doctor_id, Role.DOCTOR)
+        if clinics:
+            return ScheduleActor(context, clinics), False
+        return await self.admin(telegram_user_id, operation), True
+
     async def appointment(self, actor: ScheduleActor, appointment_id: int, operation: str) -> Appointment:
         """The doctor's own appointment; anything else is denied, audited and committed."""
         appointment = await AppointmentRepository(self._uow.session).get(appointment_id)

@@ -106,10 +106,7 @@ class ShiftService:
 
     async def _actor(self, telegram_user_id: int, operation: str) -> tuple[ScheduleActor, bool]:
         """The doctor (own shifts) or, failing that, the administrator (the clinics' shifts)."""
-        try:
-            return await self._access.doctor(telegram_user_id, operation, patient_data=False), False
-        except DomainError:
-            return await self._access.admin(telegram_user_id, operation), True
+        return await self._access.doctor_or_admin(telegram_user_id, operation)
 
     async def _shift(self, telegram_user_id: int, shift_id: int, operation: str) -> tuple[ScheduleActor, bool, Shift]:
         actor, admin = await self._actor(telegram_user_id, operation)

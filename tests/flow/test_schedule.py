@@ -303,3 +303,34 @@ async def test_calendar_feed_link_and_revoke(sflow: Flow, world: World) -> None:
     await press(sflow, buttons(sent.sent(SendMessage)[0])["🚫 Отозвать ссылку"])
     async with sflow.session_maker() as session:
         assert await session.scalar(text("SELECT count(*) FROM calendar_feeds WHERE revoked_at IS NULL")) == 0
+
+
+async def test_shifts_from_the_chat(sflow: Flow, world: World, crypto: Crypto) -> None:
+    from handlers.shifts import ShiftAction, ShiftCallback
+
+    day = day_after_tomorrow()
+    sent = await sflow.feed(updates.message("/shifts", user_id=DOCTOR_TG))
+    assert sent.last_text().startswith("<b>Ваши смены на две недели</b>")
+    await press(sflow, buttons(sent.sent(SendMessage)[0])["➕ Новая смена"])
+    await press(sflow, buttons(last_markup_call(sflow))["ГП № 1"])
+    assert "Отправьте смену" in sflow.session.last_text()
+    sent = await sflow.feed(updates.message("31.02 09:00-12:00 30", user_id=DOCTOR_TG))
+    assert sent.last_text().startswith("Такой даты нет в календаре")
+    sent = await sflow.feed(updates.message(f"{day.day:02d}.{day.month:02d} 09:00-12:00 30 перерыв 10:00-10:30", user_id=DOCTOR_TG))
+    draft = sent.sent(SendMessage)[0]
+    assert draft.text.startswith("Черновик сохранён.") and "черновик · занято 0 из 5" in draft.text
+    await press(sflow, buttons(draft)["📢 Опубликовать"])
+    assert "опубликована · занято 0 из 5" in sflow.session.sent(EditMessageText)[0].text
+    await book_anna(sflow, world, crypto, day, 11)
+
+    sent = await sflow.feed(updates.message("/shifts", user_id=7_003))  # the Moscow administrator
+    listing = sent.last_text()
+    assert listing.startswith("<b>Смены медицинской организации на две недели</b>")
+    assert "занято 1 из 5" in listing and "Петрова" not in listing
+    [shift_id] = [int(data.split(":")[-1]) for data in buttons(sent.sent(SendMessage)[0]).values() if data.startswith("sh:o:")]
+    await press(sflow, ShiftCallback(action=ShiftAction.DELETE, id=shift_id).pack(), 7_003)
+    asked = sflow.session.sent(EditMessageText)[0]
+    assert asked.text.startswith("Записей, которые останутся без смены: 1 (")
+    assert "Петрова" not in asked.text
+    await press(sflow, buttons(asked)["🗑 Удалить и отменить их"], 7_003)
+    assert alert(sflow) == "Смена удалена; отменено записей: 1."

@@ -1,0 +1,92 @@
+"""Shifts: drafts and publishing, the administrator's occupancy view, changes that would orphan
+booked appointments (listed, then done only when confirmed), and other people's shifts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.keys import Crypto
+from services.errors import DomainError
+from services.schedule.dates import DateInputError
+from services.schedule.service import ScheduleService
+from services.schedule.shifts import ShiftHasAppointments, ShiftService, parse_shift
+from services.uow import UnitOfWork
+from tests.flow.conftest import make_test_crypto
+from tests.schedule.support import ADMIN_TG, DOCTOR_TG, OTHER_TG, World, local, make_world
+
+MSK = "Europe/Moscow"
+
+
+@pytest.fixture
+def crypto() -> Crypto:
+    return make_test_crypto()
+
+
+@pytest.fixture
+async def world(session_maker: async_sessionmaker[AsyncSession], crypto: Crypto) -> World:
+    return await make_world(session_maker, crypto)
+
+
+async def shifts(session_maker: async_sessionmaker[AsyncSession], crypto: Crypto, method: str, *args: object, **kw: object) -> object:
+    async with UnitOfWork(session_maker) as uow:
+        return await getattr(ShiftService(uow, crypto.cipher), method)(*args, **kw)
+
+
+async def schedule(session_maker: async_sessionmaker[AsyncSession], crypto: Crypto, method: str, *args: object) -> object:
+    async with UnitOfWork(session_maker) as uow:
+        return await getattr(ScheduleService(uow, crypto.cipher, crypto.index), method)(*args)
+
+
+def parse_cases() -> None:
+    today = date(2026, 12, 10)
+    data = parse_shift("25.12 09:00-15:00 20 перерыв 12:00-12:30", today)
+    assert (data.day, data.slot_minutes, data.pause is not None) == (date(2026, 12, 25), 20, True)
+    for bad in ("25.12", "25.12 15:00-09:00", "25.12 09:00-15:00 7", "09.12 09:00-15:00", "25.12 09:00-12:00 30 перерыв 13:00-13:30"):
+        with pytest.raises(DateInputError):
+            parse_shift(bad, today)
+
+
+def test_parse_shift() -> None:
+    parse_cases()
+
+
+async def test_draft_publish_occupancy_and_orphan_checks(
+    session_maker: async_sessionmaker[AsyncSession], world: World, crypto: Crypto
+) -> None:
+    day = datetime.now(ZoneInfo(MSK)).date() + timedelta(days=3)
+    typed = f"{day.day:02d}.{day.month:02d}.{day.year} 09:00-11:00 30"
+    view = await shifts(session_maker, crypto, "create", DOCTOR_TG, world.moscow, typed)
+    assert (view.published, view.slots, view.booked) == (False, 4, 0)
+    assert view.starts_at == local(day, 9, 0, MSK)
+    assert await schedule(session_maker, crypto, "free_slots_on", DOCTOR_TG, world.moscow, day) == []  # a draft
+    with pytest.raises(DomainError, match="already have a shift"):
+        await shifts(session_maker, crypto, "create", DOCTOR_TG, world.kaliningrad, f"{day.day:02d}.{day.month:02d}.{day.year} 09:00-10:00 30")
+    await shifts(session_maker, crypto, "set_published", DOCTOR_TG, view.id, True)
+    assert len(await schedule(session_maker, crypto, "free_slots_on", DOCTOR_TG, world.moscow, day)) == 4
+    await schedule(session_maker, crypto, "book", DOCTOR_TG, world.moscow, world.anna, local(day, 10, 30, MSK))
+
+    admin, listed = await shifts(session_maker, crypto, "upcoming", ADMIN_TG)
+    assert admin is True and [(v.id, v.booked, v.slots) for v in listed] == [(view.id, 1, 4)]
+    with pytest.raises(DomainError, match="administrator publishes"):
+        await shifts(session_maker, crypto, "clinics", ADMIN_TG)
+    with pytest.raises(DomainError, match="not yours"):
+        await shifts(session_maker, crypto, "delete", OTHER_TG, view.id)
+
+    with pytest.raises(ShiftHasAppointments) as error:
+        await shifts(session_maker, crypto, "change_hours", DOCTOR_TG, view.id, "09:00-10:30")
+    assert error.value.starts == [local(day, 10, 30, MSK)]
+    changed = await shifts(session_maker, crypto, "change_hours", DOCTOR_TG, view.id, "09:00-12:00")  # keeps it
+    assert (changed.slots, changed.booked) == (6, 1)
+    with pytest.raises(ShiftHasAppointments):  # the administrator is asked too
+        await shifts(session_maker, crypto, "delete", ADMIN_TG, view.id)
+    assert await shifts(session_maker, crypto, "delete", ADMIN_TG, view.id, cancel_appointments=True) == 1
+    async with session_maker() as session:
+        statuses = (await session.execute(text("SELECT status FROM appointments"))).scalars().all()
+        denied = await session.scalar(text("SELECT count(*) FROM audit_events WHERE operation = 'shift_delete' AND outcome = 'denied'"))
+        remaining = await session.scalar(text("SELECT count(*) FROM shifts"))
+    assert statuses == ["cancelled"] and denied == 1 and remaining == 0
