@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from services.schedule.demo import seed_demo_schedule
 from services.uow import UnitOfWork
 from storage.crypto import BlindIndex, FieldCipher
 from storage.models.clinic_role import Role
@@ -91,6 +92,7 @@ class DemoSeedService:
                 await patients.add(clinic.id, patient)
             created = True
         await self._uow.commit()
+        await seed_demo_schedule(self._uow, self._cipher, self._index, [spec.name for spec in DEMO_CLINICS])
         return created
 
     async def _staff(self, clinic_id: int) -> None:

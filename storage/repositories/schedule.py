@@ -252,3 +252,9 @@ async def patients_by_ids(session: AsyncSession, patient_ids: Collection[int]) -
     if not patient_ids:
         return []
     return (await session.scalars(select(Patient).where(Patient.id.in_(set(patient_ids))))).all()
+
+
+async def patient_ids_of_clinic(session: AsyncSession, clinic_id: int) -> list[int]:
+    """Ids only (for seeding the demo schedule): nothing to decrypt."""
+    statement = select(Patient.id).where(Patient.clinic_id == clinic_id).order_by(Patient.id)
+    return list((await session.scalars(statement)).all())

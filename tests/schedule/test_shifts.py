@@ -90,3 +90,24 @@ async def test_draft_publish_occupancy_and_orphan_checks(
         denied = await session.scalar(text("SELECT count(*) FROM audit_events WHERE operation = 'shift_delete' AND outcome = 'denied'"))
         remaining = await session.scalar(text("SELECT count(*) FROM shifts"))
     assert statuses == ["cancelled"] and denied == 1 and remaining == 0
+
+
+async def test_demo_schedule_is_seeded_once(session_maker: async_sessionmaker[AsyncSession], crypto: Crypto) -> None:
+    from services.demo_seed import DemoSeedService
+
+    async with UnitOfWork(session_maker) as uow:
+        await DemoSeedService(uow, crypto.cipher, crypto.index).seed()
+    async with session_maker() as session:
+        per_doctor = dict(
+            (await session.execute(text(
+                "SELECT d.esia_oid, count(a.id) FROM appointments a JOIN doctors d ON d.id = a.doctor_id GROUP BY d.esia_oid"
+            ))).all()
+        )
+        shifts_count = await session.scalar(text("SELECT count(*) FROM shifts WHERE status = 'published'"))
+        pending = await session.scalar(text("SELECT count(*) FROM change_requests WHERE status = 'pending'"))
+    assert per_doctor["1000400001"] >= 6 and per_doctor["1000400002"] >= 6
+    assert shifts_count == 9 and pending == 2
+    async with UnitOfWork(session_maker) as uow:
+        await DemoSeedService(uow, crypto.cipher, crypto.index).seed()
+    async with session_maker() as session:
+        assert await session.scalar(text("SELECT count(*) FROM shifts")) == 9
