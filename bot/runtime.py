@@ -114,6 +114,7 @@ async def build_runtime(settings: Settings, token: str, crypto: Crypto) -> Async
             events_isolation=isolation,
             services=ServicesMiddleware(crypto, identity, security_policy(settings)),
         )
+        dispatcher["public_url"] = settings.public_url  # the calendar feed link shown in the chat
         yield Runtime(
             settings=settings,
             engine=engine,

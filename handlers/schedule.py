@@ -460,7 +460,7 @@ def get_router() -> Router:
     # --- calendar feed -----------------------------------------------------------------------
 
     @router.message(Command("calendar"))
-    async def calendar_command(message: Message, calendar: CalendarService, public_url: str | None = None) -> None:
+    async def calendar_command(message: Message, calendar: CalendarService) -> None:
         assert message.from_user is not None
         active = await calendar.has_feed(message.from_user.id)
         await message.answer(_calendar_text(active), reply_markup=_calendar_keyboard(active))

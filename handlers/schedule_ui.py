@@ -10,6 +10,7 @@ import calendar
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -122,7 +123,9 @@ STATUS_NAMES = {
 REQUESTERS = {"registry": N_("the registry"), "patient": N_("the patient"), "admin": N_("the clinic administrator")}
 
 
+@lru_cache(maxsize=4096)
 def hhmm(moment: datetime, tz: str, locale: str) -> str:
+    # Cached: a day view formats the same forty times in its text and its buttons, on every press.
     return format_datetime(moment, "HH:mm", tzinfo=ZoneInfo(tz), locale=locale)
 
 

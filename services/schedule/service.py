@@ -23,7 +23,7 @@ from services.schedule.access import ClinicInfo, ScheduleAccess, ScheduleActor
 from services.schedule.slots import Slot, free_slots, slot_at
 from services.uow import UnitOfWork
 from storage.crypto import BlindIndex, FieldCipher
-from storage.models import Appointment, Shift
+from storage.models import Appointment, Patient, Shift
 from storage.models.appointment import ARRIVED, BOOKED, CANCELLED_APPOINTMENT, FULFILLED, NOSHOW
 from storage.models.waitlist_entry import WAITLIST_BOOKED
 from storage.repositories.patients import PatientRecord, PatientRepository
@@ -149,6 +149,23 @@ class ScheduleService:
     def _patients(self) -> PatientRepository:
         return PatientRepository(self._uow.session, self._cipher, self._index)
 
+    def _mask_fields(self, row: Patient) -> PatientRecord:
+        def plain(column: str, token: str | None) -> str | None:
+            return None if token is None else self._cipher.decrypt(token, f"patients.{column}")
+
+        birth = plain("birth_date", row.birth_date)
+        return PatientRecord(
+            id=row.id,
+            clinic_id=row.clinic_id,
+            last_name=plain("last_name", row.last_name) or "",
+            first_name=plain("first_name", row.first_name) or "",
+            middle_name=plain("middle_name", row.middle_name),
+            birth_date=date.fromisoformat(birth) if birth is not None else None,
+            policy_number=None,
+            phone=None,
+            created_at=row.created_at,
+        )
+
     def _mask(self, record: PatientRecord, clinic: ClinicInfo) -> PatientMask:
         today = self.now().astimezone(ZoneInfo(clinic.timezone)).date()
         shown = f"{record.last_name} {initials(record.first_name, record.middle_name)}".strip()
@@ -162,9 +179,9 @@ class ScheduleService:
         return None if value is None else self._cipher.encrypt(value, _encrypt_context(column))
 
     async def _views(self, actor: ScheduleActor, appointments: Sequence[Appointment]) -> list[AppointmentView]:
-        patients = self._patients()
         rows = await patients_by_ids(self._uow.session, {a.patient_id for a in appointments})
-        records: dict[int, PatientRecord] = {row.id: patients.decrypt(row) for row in rows}
+        # Only what the mask needs is decrypted (no policy number, no phone).
+        records = {row.id: self._mask_fields(row) for row in rows}
         views = []
         for appointment in appointments:
             clinic = actor.clinics[appointment.clinic_id]
