@@ -86,11 +86,22 @@ def _query_chat(query: CallbackQuery) -> int:
     return query.message.chat.id if query.message is not None else query.from_user.id
 
 
+async def show_protected(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """A screen with patient data: edited in place only into a message sent protected (no
+    forwarding, no saving); pressed on anything else (the main menu, a notification), it comes as
+    a new protected message."""
+    message = query.message
+    if isinstance(message, Message) and message.has_protected_content:
+        await edit_or_send(query, text, markup)
+    elif query.bot is not None:
+        await query.bot.send_message(_query_chat(query), text, reply_markup=markup, protect_content=True)
+
+
 async def _show_day(
     query: CallbackQuery, schedule: ScheduleService, locale: str, day: date | None, clinic: int | None
 ) -> None:
     view = await schedule.day(query.from_user.id, day, clinic)
-    await edit_or_send(query, day_text(view, locale), day_keyboard(view, locale))
+    await show_protected(query, day_text(view, locale), day_keyboard(view, locale))
     await query.answer()
 
 
@@ -169,13 +180,13 @@ def get_router() -> Router:
     @router.callback_query(ApptCallback.filter(F.action == ApptAction.OPEN))
     async def open_card(query: CallbackQuery, callback_data: ApptCallback, schedule: ScheduleService, locale: str) -> None:
         view = await schedule.card(query.from_user.id, callback_data.id)
-        await edit_or_send(query, card_text(view, locale), card_keyboard(view))
+        await show_protected(query, card_text(view, locale), card_keyboard(view))
         await query.answer()
 
     async def _stale(query: CallbackQuery, schedule: ScheduleService, appointment_id: int, locale: str) -> None:
         """The button was made for an older version: say so and show the appointment as it is now."""
         view = await schedule.card(query.from_user.id, appointment_id)
-        await edit_or_send(query, card_text(view, locale), card_keyboard(view))
+        await show_protected(query, card_text(view, locale), card_keyboard(view))
         await query.answer(_(Stale().message_id), show_alert=True)
 
     statuses = {ApptAction.ARRIVED: "arrived", ApptAction.DONE: "fulfilled", ApptAction.NOSHOW: "noshow"}
@@ -188,7 +199,7 @@ def get_router() -> Router:
             await _stale(query, schedule, callback_data.id, locale)
             return
         assert isinstance(result, AppointmentView)
-        await edit_or_send(query, card_text(result, locale), card_keyboard(result))
+        await show_protected(query, card_text(result, locale), card_keyboard(result))
         await query.answer(_("Saved."))
 
     @router.callback_query(ApptCallback.filter(F.action == ApptAction.CANCEL))
@@ -226,7 +237,7 @@ def get_router() -> Router:
     @router.callback_query(ApptCallback.filter(F.action == ApptAction.WAITLIST))
     async def fill_from_waitlist(query: CallbackQuery, callback_data: ApptCallback, schedule: ScheduleService, locale: str) -> None:
         view = await schedule.fill_from_waitlist(query.from_user.id, callback_data.id)
-        await edit_or_send(query, _("Booked from the waitlist:") + "\n\n" + card_text(view, locale), card_keyboard(view))
+        await show_protected(query, _("Booked from the waitlist:") + "\n\n" + card_text(view, locale), card_keyboard(view))
         await query.answer(_("Booked."))
 
     @router.callback_query(ApptCallback.filter(F.action == ApptAction.ICS))
@@ -260,7 +271,7 @@ def get_router() -> Router:
             lambda s: MoveCallback(id=view.id, v=view.version, ts=int(s.starts_at.timestamp())).pack(),
             back,
         )
-        await edit_or_send(query, card_text(view, locale) + "\n\n" + _("Choose the new time:"), markup)
+        await show_protected(query, card_text(view, locale) + "\n\n" + _("Choose the new time:"), markup)
         await query.answer()
 
     @router.callback_query(MoveCallback.filter())
@@ -280,13 +291,13 @@ def get_router() -> Router:
             text=_("↩️ Undo"), callback_data=ApptCallback(action=ApptAction.UNDO, id=view.id, v=view.version).pack()
         )
         markup.inline_keyboard.insert(0, [undo])
-        await edit_or_send(query, text + "\n\n" + card_text(view, locale), markup)
+        await show_protected(query, text + "\n\n" + card_text(view, locale), markup)
         await query.answer(_("Moved."))
 
     @router.callback_query(ApptCallback.filter(F.action == ApptAction.UNDO))
     async def undo(query: CallbackQuery, callback_data: ApptCallback, schedule: ScheduleService, locale: str) -> None:
         view = await schedule.undo(query.from_user.id, callback_data.id, callback_data.v)
-        await edit_or_send(query, _("The move is undone.") + "\n\n" + card_text(view, locale), card_keyboard(view))
+        await show_protected(query, _("The move is undone.") + "\n\n" + card_text(view, locale), card_keyboard(view))
         await query.answer(_("Undone."))
 
     # --- booking -----------------------------------------------------------------------------
@@ -401,7 +412,7 @@ def get_router() -> Router:
             query.from_user.id, int(data["clinic"]), int(data["patient"]), datetime.fromtimestamp(callback_data.value, tz=UTC)
         )
         await state.clear()
-        await edit_or_send(query, _("✅ Booked.") + "\n\n" + card_text(view, locale), card_keyboard(view))
+        await show_protected(query, _("✅ Booked.") + "\n\n" + card_text(view, locale), card_keyboard(view))
         await query.answer(_("Booked."))
 
     @router.callback_query(BookCallback.filter())

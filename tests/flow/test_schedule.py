@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendDocument, SendMessage
+from aiogram.types import Message
 from sqlalchemy import text
 
 from bot.i18n import make_i18n
@@ -58,8 +59,14 @@ def last_markup_call(flow: Flow) -> SendMessage | EditMessageText:
     return calls[-1]
 
 
-async def press(flow: Flow, data: str, tg: int = DOCTOR_TG) -> Flow:
-    await flow.feed(updates.callback(data, user_id=tg))
+async def press(flow: Flow, data: str, tg: int = DOCTOR_TG, *, protected: bool = True) -> Flow:
+    """A button under one of the bot's messages; schedule screens are sent protected, so by default
+    the button's message is too (``protected=False``: the main menu, a notification)."""
+    update = updates.callback(data, user_id=tg)
+    assert update.callback_query is not None and isinstance(update.callback_query.message, Message)
+    message = update.callback_query.message.model_copy(update={"has_protected_content": protected or None})
+    update = update.model_copy(update={"callback_query": update.callback_query.model_copy(update={"message": message})})
+    await flow.feed(update)
     return flow
 
 
@@ -125,9 +132,12 @@ async def test_today_navigation_week_and_calendar(sflow: Flow, world: World, cry
     sent = await sflow.feed(updates.message(typed, user_id=DOCTOR_TG))
     assert "Петрова А. В." in sent.last_text() and sent.sent(SendMessage)[-1].protect_content is True
 
-    # The main menu has the schedule too.
-    await press(sflow, MenuCallback(action=MenuAction.SCHEDULE).pack())
-    assert sflow.session.last_text().startswith("<b>Расписание на ")
+    # The main menu has the schedule too; the menu message is not protected, so the day (patient
+    # data) comes as a new protected message instead of replacing the menu.
+    await press(sflow, MenuCallback(action=MenuAction.SCHEDULE).pack(), protected=False)
+    assert not sflow.session.sent(EditMessageText)
+    [day_message] = sflow.session.sent(SendMessage)
+    assert day_message.text.startswith("<b>Расписание на ") and day_message.protect_content is True
 
 
 async def test_card_actions_stale_buttons_and_forged_ids(sflow: Flow, world: World, crypto: Crypto) -> None:
