@@ -67,3 +67,20 @@ def test_times() -> None:
             parse_time(bad)
     with pytest.raises(DateInputError, match="later than its start"):
         parse_time_range("15:00-09:00")
+
+
+def test_local_days_across_clock_changes_and_zones() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from services.schedule.service import local_day_bounds
+
+    # Russia has kept its clocks since 2014; earlier, 28 March 2010 was 23 hours long in Moscow
+    # and 31 October 2010 25 hours: a "day" is always local midnight to local midnight.
+    start, end = local_day_bounds(date(2010, 3, 28), "Europe/Moscow")
+    assert (start, end - start) == (datetime(2010, 3, 27, 21, tzinfo=UTC), timedelta(hours=23))
+    start, end = local_day_bounds(date(2010, 10, 31), "Europe/Moscow")
+    assert end - start == timedelta(hours=25)
+    # The same calendar day begins 9 hours apart in Vladivostok (UTC+10) and Kaliningrad (UTC+2).
+    vvo, _ = local_day_bounds(date(2026, 12, 11), "Asia/Vladivostok")
+    kgd, _ = local_day_bounds(date(2026, 12, 11), "Europe/Kaliningrad")
+    assert (vvo, kgd) == (datetime(2026, 12, 10, 14, tzinfo=UTC), datetime(2026, 12, 10, 22, tzinfo=UTC))
