@@ -4,12 +4,14 @@ requests delivered through the outbox, calendar export."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendDocument, SendMessage
 from aiogram.types import Message
+from babel.dates import format_date
 from sqlalchemy import text
 
 from bot.i18n import make_i18n
@@ -18,6 +20,7 @@ from handlers.callbacks import MenuAction, MenuCallback
 from handlers.notifications import render_notification
 from handlers.schedule_ui import ApptAction, ApptCallback, DayCallback, MonthCallback
 from services.schedule.change_requests import ChangeRequestService
+from services.schedule.service import ScheduleService
 from services.uow import UnitOfWork
 from storage.repositories.schedule import AppointmentRepository
 from tests.flow.conftest import LOCALES, Flow, make_flow_dispatcher, make_test_crypto
@@ -141,12 +144,10 @@ async def test_today_navigation_week_and_calendar(sflow: Flow, world: World, cry
 
 
 async def test_card_actions_stale_buttons_and_forged_ids(sflow: Flow, world: World, crypto: Crypto) -> None:
-    day = datetime.now(ZoneInfo(MSK)).date()
     async with sflow.session_maker() as session:  # started ten minutes ago
         start = datetime.now(UTC) - timedelta(minutes=10)
         row = await AppointmentRepository(session).add(world.doctor, world.moscow, world.anna, start, start + timedelta(minutes=30), actor="t")
         await session.commit()
-    del day
     await press(sflow, ApptCallback(action=ApptAction.OPEN, id=row.id, v=1).pack())
     card = sflow.session.sent(EditMessageText)[0]
     assert "Пациент: Петрова А. В., 54 г." in card.text and "Статус: 🕒 записан" in card.text
@@ -196,8 +197,6 @@ async def test_reschedule_offers_next_slots_then_undo(sflow: Flow, world: World,
 
 
 def _month(day: date) -> str:
-    from babel.dates import format_date
-
     return format_date(day, "MMMM", locale="ru")
 
 
@@ -206,8 +205,6 @@ async def test_cancel_with_reason_then_fill_from_the_waitlist(sflow: Flow, world
     await add_shift(sflow.session_maker, world.doctor, world.moscow, day, MSK)
     appointment = await book_anna(sflow, world, crypto, day)
     async with UnitOfWork(sflow.session_maker) as uow:
-        from services.schedule.service import ScheduleService
-
         await ScheduleService(uow, crypto.cipher, crypto.index).add_to_waitlist(DOCTOR_TG, world.moscow, world.ivan)
     await press(sflow, ApptCallback(action=ApptAction.CANCEL, id=appointment, v=1).pack())
     assert sflow.session.last_text().startswith("Почему отменяется приём?")
@@ -257,13 +254,11 @@ async def test_change_request_message_and_decision(sflow: Flow, world: World, cr
     await add_shift(sflow.session_maker, world.doctor, world.moscow, day, MSK)
     appointment = await book_anna(sflow, world, crypto, day)
     async with UnitOfWork(sflow.session_maker) as uow:
-        request = await ChangeRequestService(uow, crypto.cipher).create(
+        await ChangeRequestService(uow, crypto.cipher).create(
             appointment, requested_by="registry", kind="move", proposed_starts_at=local(day, 11, 0, MSK), requester_chat_id=9_999
         )
     async with sflow.session_maker() as session:
         row = (await session.execute(text("SELECT id, kind, payload FROM notifications WHERE kind = 'change_request'"))).one()
-    import json
-
     shown, markup = render_notification(make_i18n(LOCALES), row[0], row[1], json.loads(row[2]))
     assert shown.startswith("🔔 <b>Запрос на изменение записи</b>")
     assert f"Просят перенести на: <b>{day.day} {_month(day)}, 11:00</b>" in shown
@@ -280,7 +275,6 @@ async def test_change_request_message_and_decision(sflow: Flow, world: World, cr
     async with sflow.session_maker() as session:
         result = await session.scalar(text("SELECT count(*) FROM notifications WHERE kind = 'change_request_result' AND chat_id = 9999"))
     assert result == 1
-    del request
 
 
 async def test_brief_line_and_reminder_render() -> None:
@@ -344,3 +338,13 @@ async def test_shifts_from_the_chat(sflow: Flow, world: World, crypto: Crypto) -
     assert "Петрова" not in asked.text
     await press(sflow, buttons(asked)["🗑 Удалить и отменить их"], 7_003)
     assert alert(sflow) == "Смена удалена; отменено записей: 1."
+
+
+async def test_an_administrator_sees_no_patients(sflow: Flow, world: World, crypto: Crypto) -> None:
+    day = day_after_tomorrow()
+    await add_shift(sflow.session_maker, world.doctor, world.moscow, day, MSK)
+    appointment = await book_anna(sflow, world, crypto, day)
+    sent = await sflow.feed(updates.message("/today", user_id=7_003))
+    assert sent.last_text().startswith("У вас нет прав на этот раздел.")
+    await press(sflow, ApptCallback(action=ApptAction.OPEN, id=appointment).pack(), 7_003)
+    assert "Петрова" not in alert(sflow) and not sflow.session.sent(EditMessageText)

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.schedule import Schedule as FhirSchedule
 from fhir.resources.R4B.slot import Slot as FhirSlot
@@ -15,6 +17,8 @@ from icalendar import Calendar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.calendar_feed import feed_routes
+from bot.i18n import make_i18n
 from bot.keys import Crypto
 from services.errors import DomainError
 from services.reminders import ReminderScans
@@ -27,7 +31,7 @@ from services.schedule.slots import shift_slots
 from services.uow import UnitOfWork
 from storage.repositories.calendar_feeds import token_hash
 from storage.repositories.schedule import AppointmentRepository, ShiftRepository
-from tests.flow.conftest import make_test_crypto
+from tests.flow.conftest import LOCALES, make_test_crypto
 from tests.schedule.support import DOCTOR_TG, OTHER_TG, World, add_shift, local, make_world
 
 MSK = "Europe/Moscow"
@@ -44,7 +48,8 @@ async def world(session_maker: async_sessionmaker[AsyncSession], crypto: Crypto)
 
 
 def tomorrow() -> date:
-    return datetime.now(UTC).astimezone().date() + timedelta(days=2)
+    """The day after tomorrow in Moscow: bookable whatever the time of the run."""
+    return datetime.now(ZoneInfo(MSK)).date() + timedelta(days=2)
 
 
 async def book(session_maker: async_sessionmaker[AsyncSession], crypto: Crypto, w: World, day: date, hour: int, minute: int = 0) -> int:
@@ -216,13 +221,6 @@ async def test_brief_section_and_appointment_reminders(
 async def test_the_feed_is_served_over_http_and_404s_when_revoked(
     session_maker: async_sessionmaker[AsyncSession], world: World, crypto: Crypto
 ) -> None:
-    from aiohttp import web
-    from aiohttp.test_utils import TestClient, TestServer
-
-    from bot.calendar_feed import feed_routes
-    from bot.i18n import make_i18n
-    from tests.flow.conftest import LOCALES
-
     day = tomorrow()
     await add_shift(session_maker, world.doctor, world.moscow, day, MSK)
     await book(session_maker, crypto, world, day, 9)
