@@ -362,7 +362,13 @@ def get_router() -> Router:
             [
                 InlineKeyboardButton(text=_("Today"), callback_data=BookCallback(step=BookStep.DAY, value=today.toordinal()).pack()),
                 InlineKeyboardButton(text=_("Tomorrow"), callback_data=BookCallback(step=BookStep.DAY, value=today.toordinal() + 1).pack()),
-            ]
+            ],
+            [
+                InlineKeyboardButton(
+                    text=_("📋 Waitlist: offer an earlier slot when one frees"),
+                    callback_data=BookCallback(step=BookStep.WAITLIST, value=callback_data.value).pack(),
+                )
+            ],
         ]
         if isinstance(query.message, Message):
             await query.message.answer(
@@ -414,6 +420,18 @@ def get_router() -> Router:
         await state.clear()
         await show_protected(query, _("✅ Booked.") + "\n\n" + card_text(view, locale), card_keyboard(view))
         await query.answer(_("Booked."))
+
+    @router.callback_query(StateFilter(Booking.day), BookCallback.filter(F.step == BookStep.WAITLIST))
+    async def book_waitlist(
+        query: CallbackQuery, callback_data: BookCallback, state: FSMContext, schedule: ScheduleService
+    ) -> None:
+        data = await state.get_data()
+        await schedule.add_to_waitlist(query.from_user.id, int(data["clinic"]), callback_data.value)
+        await state.clear()
+        await edit_or_send(
+            query, _("The patient is on the waitlist. When an appointment is cancelled, you will be offered the slot."), None
+        )
+        await query.answer()
 
     @router.callback_query(BookCallback.filter())
     async def book_out_of_date(query: CallbackQuery) -> None:

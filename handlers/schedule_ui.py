@@ -104,6 +104,7 @@ class BookStep(StrEnum):
     PATIENT = "p"
     DAY = "d"
     SLOT = "t"
+    WAITLIST = "w"
 
 
 class BookCallback(CallbackData, prefix="bk"):

@@ -18,13 +18,14 @@ from bot.i18n import make_i18n
 from bot.keys import Crypto
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.notifications import render_notification
-from handlers.schedule_ui import ApptAction, ApptCallback, DayCallback, MonthCallback
+from handlers.schedule_ui import ApptAction, ApptCallback, BookCallback, BookStep, DayCallback, MonthCallback
+from services.patients import full_years
 from services.schedule.change_requests import ChangeRequestService
 from services.schedule.service import ScheduleService
 from services.uow import UnitOfWork
 from storage.repositories.schedule import AppointmentRepository
 from tests.flow.conftest import LOCALES, Flow, make_flow_dispatcher, make_test_crypto
-from tests.schedule.support import DOCTOR_TG, OTHER_TG, World, add_shift, local, make_world
+from tests.schedule.support import ANNA, DOCTOR_TG, OTHER_TG, World, add_shift, local, make_world
 from tests.support import updates
 
 MSK = "Europe/Moscow"
@@ -44,6 +45,11 @@ async def sflow(flow: Flow, crypto: Crypto) -> Flow:
 @pytest.fixture
 async def world(sflow: Flow, crypto: Crypto) -> World:
     return await make_world(sflow.session_maker, crypto)
+
+
+def anna_age() -> int:
+    """Her age today in Moscow (the tests run on the real clock)."""
+    return full_years(ANNA.birth_date, datetime.now(ZoneInfo(MSK)).date())  # type: ignore[arg-type]
 
 
 def day_after_tomorrow() -> date:
@@ -108,9 +114,7 @@ async def test_today_navigation_week_and_calendar(sflow: Flow, world: World, cry
 
     await press(sflow, DayCallback(day=day.toordinal()).pack())
     [edit] = sflow.session.sent(EditMessageText)
-    assert "<b>09:00</b> · ГП № 1 — Петрова А. В., 54 г. — Давление — 🕒 записан" in edit.text or (
-        "<b>09:00</b> · ГП № 1 — Петрова А. В., " in edit.text and "— Давление — 🕒 записан" in edit.text
-    )
+    assert f"<b>09:00</b> · ГП № 1 — Петрова А. В., {anna_age()} г. — Давление — 🕒 записан" in edit.text
     assert "Анна" not in edit.text and "Викторовна" not in edit.text
     assert "Свободных слотов: 7" in edit.text
     assert any(data == ApptCallback(action=ApptAction.OPEN, id=appointment, v=1).pack() for data in buttons(edit).values())
@@ -150,7 +154,7 @@ async def test_card_actions_stale_buttons_and_forged_ids(sflow: Flow, world: Wor
         await session.commit()
     await press(sflow, ApptCallback(action=ApptAction.OPEN, id=row.id, v=1).pack())
     card = sflow.session.sent(EditMessageText)[0]
-    assert "Пациент: Петрова А. В., 54 г." in card.text and "Статус: 🕒 записан" in card.text
+    assert f"Пациент: Петрова А. В., {anna_age()} г." in card.text and "Статус: 🕒 записан" in card.text
     assert {"🟢 Пришёл", "🚫 Не пришёл", "✅ Приём завершён", "🔁 Перенести", "❌ Отменить"} <= set(buttons(card))
     arrived = buttons(card)["🟢 Пришёл"]
     await press(sflow, arrived)
@@ -230,8 +234,8 @@ async def test_booking_conversation(sflow: Flow, world: World, crypto: Crypto) -
     assert sflow.session.last_text().startswith("Отправьте фамилию пациента")
     sent = await sflow.feed(updates.message("Петрова", user_id=DOCTOR_TG))  # Дарья is in Vladivostok: not offered
     found = buttons(sent.sent(SendMessage)[0])
-    assert list(found) == ["Петрова А. В., 54"]
-    await press(sflow, found["Петрова А. В., 54"])
+    assert list(found) == [f"Петрова А. В., {anna_age()}"]
+    await press(sflow, found[f"Петрова А. В., {anna_age()}"])
     sent = await sflow.feed(updates.message("31 февраля", user_id=DOCTOR_TG))
     assert sent.last_text().startswith("Такой даты нет в календаре")
     sent = await sflow.feed(updates.message("вчера", user_id=DOCTOR_TG))
@@ -241,9 +245,19 @@ async def test_booking_conversation(sflow: Flow, world: World, crypto: Crypto) -
     assert [t for t in slots if ":" in t] == [f"{day.day} {_month(day)}, 09:00", f"{day.day} {_month(day)}, 09:30"]
     await press(sflow, slots[f"{day.day} {_month(day)}, 09:30"])
     booked = sflow.session.sent(EditMessageText)[0].text
-    assert booked.startswith("✅ Записано.") and "Петрова А. В., 54 г." in booked
+    assert booked.startswith("✅ Записано.") and f"Петрова А. В., {anna_age()} г." in booked
     await press(sflow, slots[f"{day.day} {_month(day)}, 09:00"])  # the finished conversation's old button
     assert alert(sflow).startswith("Эта запись уже завершена")
+
+    # Another patient goes on the waitlist from the same kind of conversation.
+    await press(sflow, BookCallback(step=BookStep.CLINIC, value=world.moscow).pack())
+    sent = await sflow.feed(updates.message("Сидоров", user_id=DOCTOR_TG))
+    [ivan] = [data for label, data in buttons(sent.sent(SendMessage)[0]).items() if label.startswith("Сидоров И. П., ")]
+    await press(sflow, ivan)
+    await press(sflow, buttons(last_markup_call(sflow))["📋 В лист ожидания: предложить более раннее время, когда оно освободится"])
+    assert sflow.session.last_text().startswith("Пациент в листе ожидания.")
+    async with sflow.session_maker() as session:
+        assert await session.scalar(text("SELECT count(*) FROM waitlist_entries WHERE status = 'waiting'")) == 1
     async with sflow.session_maker() as session:
         count = await session.scalar(text("SELECT count(*) FROM appointments WHERE status = 'booked'"))
     assert count == 1
