@@ -32,6 +32,7 @@ class ShiftAction(StrEnum):
     DELETE = "d"
     DELETE_CANCELLING = "x"
     LIST = "l"
+    DOCTOR = "r"
 
 
 class ShiftCallback(CallbackData, prefix="sh"):
@@ -69,8 +70,7 @@ def list_screen(admin: bool, views: list[ShiftView], locale: str) -> tuple[str, 
         [InlineKeyboardButton(text=_period(v, locale), callback_data=ShiftCallback(action=ShiftAction.OPEN, id=v.id).pack())]
         for v in views
     ]
-    if not admin:
-        rows.append([InlineKeyboardButton(text=_("➕ New shift"), callback_data=ShiftCallback(action=ShiftAction.NEW).pack())])
+    rows.append([InlineKeyboardButton(text=_("➕ New shift"), callback_data=ShiftCallback(action=ShiftAction.NEW).pack())])
     rows.append([back_to_menu_button()])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -147,7 +147,7 @@ def get_router() -> Router:
 
     @router.callback_query(ShiftCallback.filter(F.action == ShiftAction.NEW))
     async def new_shift(query: CallbackQuery, callback_data: ShiftCallback, state: FSMContext, shifts: ShiftService) -> None:
-        clinics = await shifts.clinics(query.from_user.id)
+        admin, clinics = await shifts.clinics(query.from_user.id)
         chosen = next((c for c in clinics if c.id == callback_data.id), None)
         if chosen is None and len(clinics) > 1:
             rows = [
@@ -158,22 +158,46 @@ def get_router() -> Router:
             await query.answer()
             return
         clinic = chosen or clinics[0]
-        await state.set_state(ShiftEntry.create)
         await state.set_data({"clinic": clinic.id})
+        if admin:
+            doctors = await shifts.doctors(query.from_user.id, clinic.id)
+            rows = [
+                [InlineKeyboardButton(text=d.name, callback_data=ShiftCallback(action=ShiftAction.DOCTOR, id=d.doctor_id).pack())]
+                for d in doctors
+            ]
+            await edit_or_send(query, _("Whose shift?"), InlineKeyboardMarkup(inline_keyboard=rows))
+            await query.answer()
+            return
+        await _ask_shift(query, state, clinic.short_name)
+
+    async def _ask_shift(query: CallbackQuery, state: FSMContext, clinic_name: str) -> None:
+        await state.set_state(ShiftEntry.create)
         await edit_or_send(
             query,
             _("Send the shift in {clinic}'s local time: day, hours and slot minutes, for example\n"
               "<code>25.12 09:00-15:00 30</code> or <code>завтра 08:00-14:00 20 перерыв 11:00-11:30</code>\n"
-              "It is saved as a draft; publish it to open the slots. To stop: /cancel").format(clinic=clinic.short_name),
+              "It is saved as a draft; publish it to open the slots. To stop: /cancel").format(clinic=clinic_name),
             None,
         )
         await query.answer()
 
+    @router.callback_query(ShiftCallback.filter(F.action == ShiftAction.DOCTOR))
+    async def pick_doctor(query: CallbackQuery, callback_data: ShiftCallback, state: FSMContext, shifts: ShiftService) -> None:
+        data = await state.get_data()
+        if "clinic" not in data:
+            await query.answer(_("This shift is no longer in your list. Open it again: /shifts"), show_alert=True)
+            return
+        _admin, clinics = await shifts.clinics(query.from_user.id)
+        clinic = next(c for c in clinics if c.id == int(data["clinic"]))
+        await state.update_data(doctor=callback_data.id)
+        await _ask_shift(query, state, clinic.short_name)
+
     @router.message(StateFilter(ShiftEntry.create), magic(F.text & ~F.text.startswith("/")))
     async def create(message: Message, state: FSMContext, shifts: ShiftService, locale: str) -> None:
         assert message.from_user is not None and message.text is not None
-        clinic = int((await state.get_data())["clinic"])
-        view = await shifts.create(message.from_user.id, clinic, message.text)
+        data = await state.get_data()
+        doctor = int(data["doctor"]) if data.get("doctor") else None
+        view = await shifts.create(message.from_user.id, int(data["clinic"]), message.text, doctor)
         await state.clear()
         text, markup = shift_screen(view, locale)
         await message.answer(_("Draft saved.") + "\n\n" + text, reply_markup=markup)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from services.audit import AuditService
 from services.errors import N_, DomainError
 from services.identity.access import AccessService, SecurityPolicy
+from services.patients import initials
 from services.schedule.access import ClinicInfo, ScheduleAccess, ScheduleActor
 from services.schedule.dates import DateInputError, parse_day, parse_time_range
 from services.schedule.slots import shift_slots
@@ -25,7 +26,7 @@ from storage.crypto import FieldCipher
 from storage.models import Appointment, Shift
 from storage.models.appointment import CANCELLED_APPOINTMENT
 from storage.models.shift import SHIFT_DRAFT, SHIFT_PUBLISHED
-from storage.repositories.schedule import AppointmentRepository, ShiftRepository
+from storage.repositories.schedule import AppointmentRepository, ShiftRepository, clinic_doctors
 
 LIST_DAYS = 14
 SLOT_CHOICES = (10, 15, 20, 30, 40, 60)
@@ -49,6 +50,12 @@ class ShiftView:
     published: bool
     booked: int
     slots: int
+
+
+@dataclass(frozen=True)
+class DoctorChoice:
+    doctor_id: int
+    name: str  # «Иванов С. А.»
 
 
 @dataclass(frozen=True)
@@ -149,16 +156,33 @@ class ShiftService:
         )
         return admin, [await self._view(actor, s) for s in shifts]
 
-    async def clinics(self, telegram_user_id: int) -> list[ClinicInfo]:
+    async def clinics(self, telegram_user_id: int) -> tuple[bool, list[ClinicInfo]]:
+        """(is the caller an administrator, the clinics where they may create shifts)."""
         actor, admin = await self._actor(telegram_user_id, "shift_create")
-        if admin:
-            raise DomainError(N_("An administrator publishes and changes the doctors' shifts; doctors create their own."))
-        return [actor.clinics[c] for c in sorted(actor.clinics)]
+        return admin, [actor.clinics[c] for c in sorted(actor.clinics)]
 
-    async def create(self, telegram_user_id: int, clinic_id: int, text: str) -> ShiftView:
+    async def doctors(self, telegram_user_id: int, clinic_id: int) -> list[DoctorChoice]:
+        """For an administrator: the clinic's doctors to plan a shift for (names only)."""
         actor, admin = await self._actor(telegram_user_id, "shift_create")
-        if admin or clinic_id not in actor.clinics:
+        if not admin or clinic_id not in actor.clinics:
             raise DomainError(N_("You do not work in this clinic. Open the schedule again: /today"))
+        return [
+            DoctorChoice(d.id, " ".join(part for part in (d.last_name, initials(d.first_name, d.middle_name)) if part))
+            for d in await clinic_doctors(self._uow.session, clinic_id)
+        ]
+
+    async def create(self, telegram_user_id: int, clinic_id: int, text: str, doctor_id: int | None = None) -> ShiftView:
+        """A draft shift: the doctor's own, or (an administrator) for a doctor of the clinic."""
+        actor, admin = await self._actor(telegram_user_id, "shift_create")
+        if clinic_id not in actor.clinics:
+            raise DomainError(N_("You do not work in this clinic. Open the schedule again: /today"))
+        if admin:
+            allowed = {d.id for d in await clinic_doctors(self._uow.session, clinic_id)}
+            if doctor_id not in allowed:
+                await AuditService(self._uow).record(actor.actor, "shift_create", "doctor", doctor_id, "denied")
+                await self._uow.commit()
+                raise DomainError(N_("Choose a doctor of this clinic."))
+        owner = doctor_id if admin and doctor_id is not None else actor.doctor_id
         clinic = actor.clinics[clinic_id]
         zone = ZoneInfo(clinic.timezone)
         today = self._clock().astimezone(zone).date()
@@ -171,12 +195,10 @@ class ShiftService:
         if starts_at <= self._clock():
             raise DateInputError(N_("That date has already passed. Choose today or a later day."))
         repository = ShiftRepository(self._uow.session)
-        if await repository.overlapping(starts_at, ends_at, doctor_id=actor.doctor_id):
+        if await repository.overlapping(starts_at, ends_at, doctor_id=owner):
             raise DomainError(N_("You already have a shift at this time (in this or another clinic)."))
         breaks = [(at(data.pause[0]), at(data.pause[1]))] if data.pause else []
-        shift = await repository.add(
-            actor.doctor_id, clinic_id, starts_at, ends_at, data.slot_minutes, breaks, SHIFT_DRAFT
-        )
+        shift = await repository.add(owner, clinic_id, starts_at, ends_at, data.slot_minutes, breaks, SHIFT_DRAFT)
         await AuditService(self._uow).record(actor.actor, "shift_create", "shift", shift.id, "ok")
         await self._uow.commit()
         return await self._view(actor, shift)

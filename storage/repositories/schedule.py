@@ -15,8 +15,9 @@ from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Appointment, AppointmentEvent, Patient, Shift, utcnow
+from storage.models import Appointment, AppointmentEvent, ClinicRole, Doctor, Patient, Shift, utcnow
 from storage.models.appointment import CANCELLED_APPOINTMENT, OVERLAP_GUARD
+from storage.models.clinic_role import Role
 from storage.models.shift import SHIFT_PUBLISHED
 
 
@@ -258,3 +259,14 @@ async def patient_ids_of_clinic(session: AsyncSession, clinic_id: int) -> list[i
     """Ids only (for seeding the demo schedule): nothing to decrypt."""
     statement = select(Patient.id).where(Patient.clinic_id == clinic_id).order_by(Patient.id)
     return list((await session.scalars(statement)).all())
+
+
+async def clinic_doctors(session: AsyncSession, clinic_id: int) -> Sequence[Doctor]:
+    """The doctors with the doctor role in a clinic, by surname (whom an administrator plans shifts for)."""
+    statement = (
+        select(Doctor)
+        .join(ClinicRole, ClinicRole.doctor_id == Doctor.id)
+        .where(ClinicRole.clinic_id == clinic_id, ClinicRole.role == Role.DOCTOR)
+        .order_by(Doctor.last_name, Doctor.first_name, Doctor.id)
+    )
+    return (await session.scalars(statement)).all()

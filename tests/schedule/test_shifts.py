@@ -72,8 +72,14 @@ async def test_draft_publish_occupancy_and_orphan_checks(
 
     admin, listed = await shifts(session_maker, crypto, "upcoming", ADMIN_TG)
     assert admin is True and [(v.id, v.booked, v.slots) for v in listed] == [(view.id, 1, 4)]
-    with pytest.raises(DomainError, match="administrator publishes"):
-        await shifts(session_maker, crypto, "clinics", ADMIN_TG)
+    # The administrator plans shifts for the clinic's doctors only (a forged doctor id is denied, audited).
+    assert [d.doctor_id for d in await shifts(session_maker, crypto, "doctors", ADMIN_TG, world.moscow)] == [world.doctor, world.other_doctor]
+    later = day + timedelta(days=1)
+    planned = await shifts(session_maker, crypto, "create", ADMIN_TG, world.moscow, f"{later.day:02d}.{later.month:02d}.{later.year} 14:00-16:00 20", world.other_doctor)
+    assert (planned.doctor_id, planned.published, planned.slots) == (world.other_doctor, False, 6)
+    with pytest.raises(DomainError, match="Choose a doctor of this clinic"):
+        await shifts(session_maker, crypto, "create", ADMIN_TG, world.moscow, f"{later.day:02d}.{later.month:02d} 08:00-09:00 20", world.admin)
+    await shifts(session_maker, crypto, "delete", ADMIN_TG, planned.id)
     with pytest.raises(DomainError, match="not yours"):
         await shifts(session_maker, crypto, "delete", OTHER_TG, view.id)
 
@@ -87,9 +93,9 @@ async def test_draft_publish_occupancy_and_orphan_checks(
     assert await shifts(session_maker, crypto, "delete", ADMIN_TG, view.id, cancel_appointments=True) == 1
     async with session_maker() as session:
         statuses = (await session.execute(text("SELECT status FROM appointments"))).scalars().all()
-        denied = await session.scalar(text("SELECT count(*) FROM audit_events WHERE operation = 'shift_delete' AND outcome = 'denied'"))
+        denied = await session.scalar(text("SELECT count(*) FROM audit_events WHERE operation IN ('shift_delete', 'shift_create') AND outcome = 'denied'"))
         remaining = await session.scalar(text("SELECT count(*) FROM shifts"))
-    assert statuses == ["cancelled"] and denied == 1 and remaining == 0
+    assert statuses == ["cancelled"] and denied == 2 and remaining == 0
 
 
 async def test_demo_schedule_is_seeded_once(session_maker: async_sessionmaker[AsyncSession], crypto: Crypto) -> None:
