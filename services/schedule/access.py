@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
 from services.identity.access import AccessDenied, AccessService, DoctorContext, NotLinked
+from services.identity.linking import CONSENT_KIND, CONSENT_VERSION
 from services.patients import NoClinic
 from services.uow import UnitOfWork
 from storage.models import Appointment, Clinic
 from storage.models.clinic_role import Role
 from storage.repositories.clinic_roles import ClinicRoleRepository
 from storage.repositories.clinics import ClinicRepository
-from storage.repositories.schedule import AppointmentRepository
+from storage.repositories.schedule import AppointmentRepository, account_clinics
 
 
 class NotYours(DomainError):
@@ -40,16 +41,12 @@ def clinic_info(clinic: Clinic) -> ClinicInfo:
 
 @dataclass(frozen=True)
 class ScheduleActor:
-    context: DoctorContext
+    doctor_id: int
     clinics: dict[int, ClinicInfo]  # where the role is held, by id
 
     @property
-    def doctor_id(self) -> int:
-        return self.context.doctor_id
-
-    @property
     def actor(self) -> str:
-        return doctor_actor(self.context.doctor_id)
+        return doctor_actor(self.doctor_id)
 
     @property
     def home(self) -> ClinicInfo:
@@ -77,18 +74,25 @@ class ScheduleAccess:
         return context
 
     async def doctor(self, telegram_user_id: int, operation: str, *, patient_data: bool = True) -> ScheduleActor:
-        """A doctor with the doctor role in at least one clinic (and a fresh PIN for patient data)."""
-        context = await self._context(telegram_user_id)
-        clinics = await self._clinics(context.doctor_id, Role.DOCTOR)
-        if not clinics:
+        """A doctor with the doctor role in at least one clinic (and a fresh PIN for patient data).
+
+        The common case is one query (``account_clinics``); the refusals take the general path."""
+        doctor_id, consented, clinics = await account_clinics(
+            self._uow.session, telegram_user_id, Role.DOCTOR, CONSENT_KIND, CONSENT_VERSION
+        )
+        if doctor_id is None or not consented or not clinics:
+            context = await self._context(telegram_user_id)
             await AuditService(self._uow).record(
                 doctor_actor(context.doctor_id), operation, "section", Role.DOCTOR.value, "denied"
             )
             await self._uow.commit()
             raise NoClinic() if context.is_doctor else AccessDenied()
         if patient_data:
-            await self._access.require_fresh_session(context)
-        return ScheduleActor(context, clinics)
+            # The idle-timeout check reads the doctor's security row itself; only the id is used.
+            await self._access.require_fresh_session(
+                DoctorContext(telegram_user_id, doctor_id, frozenset({Role.DOCTOR}), consented, has_pin=True)
+            )
+        return ScheduleActor(doctor_id, {clinic.id: clinic_info(clinic) for clinic in clinics})
 
     async def admin(self, telegram_user_id: int, operation: str) -> ScheduleActor:
         context = await self._context(telegram_user_id)
@@ -99,7 +103,7 @@ class ScheduleAccess:
             )
             await self._uow.commit()
             raise AccessDenied()
-        return ScheduleActor(context, clinics)
+        return ScheduleActor(context.doctor_id, clinics)
 
     async def doctor_or_admin(self, telegram_user_id: int, operation: str) -> tuple[ScheduleActor, bool]:
         """A doctor (own things) or, if not a doctor anywhere, an administrator (the clinics' things);
@@ -107,7 +111,7 @@ class ScheduleAccess:
         context = await self._context(telegram_user_id)
         clinics = await self._clinics(context.doctor_id, Role.DOCTOR)
         if clinics:
-            return ScheduleActor(context, clinics), False
+            return ScheduleActor(context.doctor_id, clinics), False
         return await self.admin(telegram_user_id, operation), True
 
     async def appointment(self, actor: ScheduleActor, appointment_id: int, operation: str) -> Appointment:

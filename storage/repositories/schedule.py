@@ -11,11 +11,22 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Appointment, AppointmentEvent, ClinicRole, Doctor, Patient, Shift, utcnow
+from storage.models import (
+    Appointment,
+    AppointmentEvent,
+    Clinic,
+    ClinicRole,
+    Consent,
+    Doctor,
+    Patient,
+    Shift,
+    TelegramAccount,
+    utcnow,
+)
 from storage.models.appointment import CANCELLED_APPOINTMENT, OVERLAP_GUARD
 from storage.models.clinic_role import Role
 from storage.models.shift import SHIFT_PUBLISHED
@@ -270,3 +281,30 @@ async def clinic_doctors(session: AsyncSession, clinic_id: int) -> Sequence[Doct
         .order_by(Doctor.last_name, Doctor.first_name, Doctor.id)
     )
     return (await session.scalars(statement)).all()
+
+
+async def account_clinics(
+    session: AsyncSession, telegram_user_id: int, role: Role, consent_kind: str, consent_version: str
+) -> tuple[int | None, bool, list[Clinic]]:
+    """In one query, what every schedule screen checks first: the linked doctor (None if the account
+    is not linked), whether this consent version is accepted, and the clinics where the doctor holds
+    ``role`` (by id). The same conditions as ``ConsentRepository.has_accepted`` and
+    ``ClinicRoleRepository.roles_of``, joined, because this runs on every press."""
+    consented = exists().where(
+        Consent.doctor_id == TelegramAccount.doctor_id,
+        Consent.kind == consent_kind,
+        Consent.version == consent_version,
+        Consent.accepted_at.is_not(None),
+    )
+    statement = (
+        select(TelegramAccount.doctor_id, consented.label("consented"), Clinic)
+        .select_from(TelegramAccount)
+        .outerjoin(ClinicRole, and_(ClinicRole.doctor_id == TelegramAccount.doctor_id, ClinicRole.role == role))
+        .outerjoin(Clinic, Clinic.id == ClinicRole.clinic_id)
+        .where(TelegramAccount.telegram_user_id == telegram_user_id)
+    )
+    rows = (await session.execute(statement)).all()
+    if not rows or rows[0][0] is None:
+        return None, False, []
+    clinics = sorted((row[2] for row in rows if row[2] is not None), key=lambda clinic: clinic.id)
+    return rows[0][0], bool(rows[0][1]), clinics
