@@ -31,6 +31,7 @@ from storage.repositories.schedule import AppointmentRepository, ShiftRepository
 from storage.repositories.waitlist import WaitlistRepository
 
 UNDO_WINDOW = timedelta(minutes=5)
+MAX_SLOT = timedelta(minutes=240)  # shifts.slot_minutes is at most 240
 SLOT_SEARCH_DAYS = 14
 MAX_REASON = 200
 MAX_PATIENTS = 8
@@ -244,24 +245,39 @@ class ScheduleService:
         actor = await self._access.doctor(telegram_user_id, "schedule_view", patient_data=False)
         return self.today(actor)
 
+    async def _occupancy(
+        self, actor: ScheduleActor, windows: Sequence[tuple[int, datetime, datetime]]
+    ) -> tuple[list[list[Appointment]], list[int]]:
+        """For each (clinic, start, end) window: its appointments (any status) and its free slots
+        count. Two queries whatever the number of windows (a week of three clinics too)."""
+        low = min(start for _, start, _ in windows)
+        high = max(end for _, _, end in windows)
+        session = self._uow.session
+        # Busy in any clinic counts (a doctor is in one place at a time), and an appointment that
+        # began before the first window may still run into it.
+        rows = await AppointmentRepository(session).in_period(low - MAX_SLOT, high, doctor_id=actor.doctor_id)
+        shifts = await ShiftRepository(session).overlapping(
+            low, high, doctor_id=actor.doctor_id, clinic_ids=list(actor.clinics), published_only=True
+        )
+        busy = [(a.starts_at, a.ends_at) for a in rows if a.status != CANCELLED_APPOINTMENT]
+        free = free_slots(shifts, busy, self.now()) if shifts else []
+        listed = [[a for a in rows if a.clinic_id == c and s <= a.starts_at < e] for c, s, e in windows]
+        counts = [sum(1 for slot in free if slot.clinic_id == c and s <= slot.starts_at < e) for c, s, e in windows]
+        return listed, counts
+
     async def day(self, telegram_user_id: int, day: date | None = None, clinic_id: int | None = None) -> DayView:
         actor = await self._access.doctor(telegram_user_id, "schedule_view")
         clinic_ids = self._clinic_ids(actor, clinic_id)
         day = day or self.today(actor, clinic_id)
-        repository = AppointmentRepository(self._uow.session)
-        appointments: list[Appointment] = []
-        free = 0
-        for cid in clinic_ids:
-            start, end = local_day_bounds(day, actor.clinics[cid].timezone)
-            appointments += await repository.in_period(start, end, doctor_id=actor.doctor_id, clinic_ids=[cid])
-            free += len(await self._free_in(actor, [cid], start, end))
-        appointments.sort(key=lambda a: (a.starts_at, a.id))
+        windows = [(cid, *local_day_bounds(day, actor.clinics[cid].timezone)) for cid in clinic_ids]
+        listed, counts = await self._occupancy(actor, windows)
+        appointments = sorted((a for group in listed for a in group), key=lambda a: (a.starts_at, a.id))
         views = await self._views(actor, appointments)
         await AuditService(self._uow).record(
             actor.actor, "schedule_view", "day", day.isoformat(), "ok", appointments=len(views)
         )
         await self._uow.commit()
-        return DayView(day, clinic_id, _all(actor), views, free)
+        return DayView(day, clinic_id, _all(actor), views, sum(counts))
 
     async def week(self, telegram_user_id: int, start: date | None = None, clinic_id: int | None = None) -> WeekView:
         """Counts only (no patient data): booked and free per day, Monday to Sunday."""
@@ -269,21 +285,16 @@ class ScheduleService:
         clinic_ids = self._clinic_ids(actor, clinic_id)
         anchor = start or self.today(actor, clinic_id)
         monday = anchor - timedelta(days=anchor.weekday())
-        repository = AppointmentRepository(self._uow.session)
-        days = []
-        for offset in range(7):
-            day = monday + timedelta(days=offset)
-            booked = free = 0
-            for cid in clinic_ids:
-                day_start, day_end = local_day_bounds(day, actor.clinics[cid].timezone)
-                booked += len(
-                    await repository.in_period(
-                        day_start, day_end, doctor_id=actor.doctor_id, clinic_ids=[cid], active_only=True
-                    )
-                )
-                free += len(await self._free_in(actor, [cid], day_start, day_end))
-            days.append(WeekDay(day, booked, free))
-        return WeekView(monday, clinic_id, _all(actor), days)
+        days = [monday + timedelta(days=offset) for offset in range(7)]
+        windows = [(cid, *local_day_bounds(day, actor.clinics[cid].timezone)) for day in days for cid in clinic_ids]
+        listed, counts = await self._occupancy(actor, windows)
+        per_day = len(clinic_ids)
+        result = []
+        for index, day in enumerate(days):
+            groups = listed[index * per_day : (index + 1) * per_day]
+            booked = sum(1 for group in groups for a in group if a.status != CANCELLED_APPOINTMENT)
+            result.append(WeekDay(day, booked, sum(counts[index * per_day : (index + 1) * per_day])))
+        return WeekView(monday, clinic_id, _all(actor), result)
 
     async def card(self, telegram_user_id: int, appointment_id: int) -> AppointmentView:
         actor = await self._access.doctor(telegram_user_id, "appointment_view")
