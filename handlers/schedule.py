@@ -82,6 +82,25 @@ class DayInput(StatesGroup):
     date = State()
 
 
+def _stale_button() -> DomainError:
+    return DomainError(N_("This button is out of date. Open the menu again: /start"))
+
+
+def _moment(timestamp: int) -> datetime:
+    """A slot's start from a button; a forged number is an out-of-date button, not a crash."""
+    try:
+        return datetime.fromtimestamp(timestamp, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise _stale_button() from None
+
+
+def _day(ordinal: int) -> date:
+    try:
+        return date.fromordinal(ordinal)
+    except (ValueError, OverflowError):
+        raise _stale_button() from None
+
+
 def _query_chat(query: CallbackQuery) -> int:
     return query.message.chat.id if query.message is not None else query.from_user.id
 
@@ -276,7 +295,7 @@ def get_router() -> Router:
 
     @router.callback_query(MoveCallback.filter())
     async def move(query: CallbackQuery, callback_data: MoveCallback, schedule: ScheduleService, locale: str) -> None:
-        starts_at = datetime.fromtimestamp(callback_data.ts, tz=UTC)
+        starts_at = _moment(callback_data.ts)
         try:
             moved = await schedule.reschedule(query.from_user.id, callback_data.id, callback_data.v, starts_at)
         except Stale:
@@ -399,7 +418,7 @@ def get_router() -> Router:
         query: CallbackQuery, callback_data: BookCallback, state: FSMContext, schedule: ScheduleService, locale: str
     ) -> None:
         if isinstance(query.message, Message):
-            await _offer_day(query.message, query.from_user.id, state, schedule, date.fromordinal(max(callback_data.value, 1)), locale)
+            await _offer_day(query.message, query.from_user.id, state, schedule, _day(callback_data.value), locale)
         await query.answer()
 
     @router.message(StateFilter(Booking.day), magic(F.text & ~F.text.startswith("/")))
@@ -415,7 +434,7 @@ def get_router() -> Router:
     ) -> None:
         data = await state.get_data()
         view = await schedule.book(
-            query.from_user.id, int(data["clinic"]), int(data["patient"]), datetime.fromtimestamp(callback_data.value, tz=UTC)
+            query.from_user.id, int(data["clinic"]), int(data["patient"]), _moment(callback_data.value)
         )
         await state.clear()
         await show_protected(query, _("✅ Booked.") + "\n\n" + card_text(view, locale), card_keyboard(view))
@@ -481,7 +500,7 @@ def get_router() -> Router:
     async def counter(
         query: CallbackQuery, callback_data: CounterCallback, change_requests: ChangeRequestService, locale: str
     ) -> None:
-        decision = await change_requests.counter(query.from_user.id, callback_data.id, datetime.fromtimestamp(callback_data.ts, tz=UTC))
+        decision = await change_requests.counter(query.from_user.id, callback_data.id, _moment(callback_data.ts))
         await _close_request(
             query, _("🕑 You proposed {when}; the requester has been told.").format(when=when(decision.starts_at, decision.timezone, locale))
         )

@@ -362,3 +362,21 @@ async def test_an_administrator_sees_no_patients(sflow: Flow, world: World, cryp
     assert sent.last_text().startswith("У вас нет прав на этот раздел.")
     await press(sflow, ApptCallback(action=ApptAction.OPEN, id=appointment).pack(), 7_003)
     assert "Петрова" not in alert(sflow) and not sflow.session.sent(EditMessageText)
+
+
+async def test_forged_numbers_in_buttons_are_answered_not_crashed(sflow: Flow, world: World, crypto: Crypto) -> None:
+    from handlers.schedule_ui import MoveCallback
+
+    appointment = await book_anna(sflow, world, crypto, day_after_tomorrow())
+    for data in (
+        MoveCallback(id=appointment, v=1, ts=10**15).pack(),
+        DayCallback(day=10**9).pack(),
+        MonthCallback(year=99999, month=13).pack(),
+    ):
+        await press(sflow, data)
+        answers = sflow.session.sent(AnswerCallbackQuery)
+        assert answers, data
+        assert "что-то пошло не так" not in str(answers[-1].text or "")
+    async with sflow.session_maker() as session:
+        current = await AppointmentRepository(session).get(appointment)
+    assert current is not None and current.version == 1
