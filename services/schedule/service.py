@@ -513,6 +513,8 @@ class ScheduleService:
         [cid] = self._clinic_ids(actor, clinic_id)
         record = await self._patients().get(patient_id)
         if record is None or record.clinic_id != cid:
+            await AuditService(self._uow).record(actor.actor, "waitlist_add", "patient", patient_id, "denied")
+            await self._uow.commit()
             raise DomainError(N_("This patient is not registered in this clinic: book them where they are registered."))
         entry = await WaitlistRepository(self._uow.session).add(actor.doctor_id, cid, patient_id)
         await AuditService(self._uow).record(actor.actor, "waitlist_add", "waitlist", entry.id, "ok")

@@ -188,8 +188,11 @@ async def test_booking_refuses_the_past_and_a_patient_of_another_clinic(
     # The other doctor does not work in Vladivostok at all.
     with pytest.raises(DomainError, match="do not work in this clinic"):
         await call(session_maker, crypto, "book", OTHER_TG, world.vladivostok, world.daria, local(DAY, 9, 0, VVO))
+    with pytest.raises(DomainError, match="not registered in this clinic"):
+        await call(session_maker, crypto, "add_to_waitlist", DOCTOR_TG, world.moscow, world.daria)
     ops = await audit(session_maker)
     assert ("appointment_book", str(world.daria), "denied") in ops
+    assert ("waitlist_add", str(world.daria), "denied") in ops
 
 
 async def test_status_changes_cancel_with_reason_and_the_waitlist(
