@@ -18,13 +18,31 @@ from bot.i18n import make_i18n
 from bot.keys import Crypto
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.notifications import render_notification
-from handlers.schedule_ui import ApptAction, ApptCallback, BookCallback, BookStep, DayCallback, MonthCallback
+from handlers.schedule_ui import (
+    ApptAction,
+    ApptCallback,
+    BookCallback,
+    BookStep,
+    DayCallback,
+    MonthCallback,
+    MoveCallback,
+)
+from handlers.shifts import ShiftAction, ShiftCallback
+from services.demo_seed import DemoSeedService
+from services.identity.clinic_roles import sync_clinic_roles
+from services.identity.linking import CONSENT_KIND, CONSENT_VERSION
 from services.patients import full_years
 from services.schedule.change_requests import ChangeRequestService
 from services.schedule.service import ScheduleService
 from services.uow import UnitOfWork
+from storage.repositories.consents import ConsentRepository
+from storage.repositories.doctor_profiles import DoctorProfileRepository
+from storage.repositories.doctors import DoctorRepository
 from storage.repositories.schedule import AppointmentRepository
+from storage.repositories.telegram_accounts import TelegramAccountRepository
 from tests.flow.conftest import LOCALES, Flow, make_flow_dispatcher, make_test_crypto
+from tests.flow.test_identity_flows import set_pin
+from tests.flow.test_patients import register_positions
 from tests.schedule.support import ANNA, DOCTOR_TG, OTHER_TG, World, add_shift, local, make_world
 from tests.support import updates
 
@@ -324,8 +342,6 @@ async def test_calendar_feed_link_and_revoke(sflow: Flow, world: World) -> None:
 
 
 async def test_shifts_from_the_chat(sflow: Flow, world: World, crypto: Crypto) -> None:
-    from handlers.shifts import ShiftAction, ShiftCallback
-
     day = day_after_tomorrow()
     sent = await sflow.feed(updates.message("/shifts", user_id=DOCTOR_TG))
     assert sent.last_text().startswith("<b>Ваши смены на две недели</b>")
@@ -365,8 +381,6 @@ async def test_an_administrator_sees_no_patients(sflow: Flow, world: World, cryp
 
 
 async def test_forged_numbers_in_buttons_are_answered_not_crashed(sflow: Flow, world: World, crypto: Crypto) -> None:
-    from handlers.schedule_ui import MoveCallback
-
     appointment = await book_anna(sflow, world, crypto, day_after_tomorrow())
     for data in (
         MoveCallback(id=appointment, v=1, ts=10**15).pack(),
@@ -380,3 +394,29 @@ async def test_forged_numbers_in_buttons_are_answered_not_crashed(sflow: Flow, w
     async with sflow.session_maker() as session:
         current = await AppointmentRepository(session).get(appointment)
     assert current is not None and current.version == 1
+
+
+async def test_the_demo_doctor_sees_a_seeded_day_in_both_zones(sflow: Flow, crypto: Crypto) -> None:
+    async with UnitOfWork(sflow.session_maker) as uow:
+        await DemoSeedService(uow, crypto.cipher, crypto.index).seed()
+    # What signing in as «petrova» through the emulators does to the seeded doctor (found by oid).
+    async with UnitOfWork(sflow.session_maker) as uow:
+        doctor = await DoctorRepository(uow.session).get_by_oid("1000400002")
+        assert doctor is not None
+        accounts = TelegramAccountRepository(uow.session)
+        await accounts.upsert(DOCTOR_TG, DOCTOR_TG)
+        await accounts.link_doctor(DOCTOR_TG, doctor.id)
+        await ConsentRepository(uow.session).record(doctor.id, CONSENT_KIND, CONSENT_VERSION, True, datetime.now(UTC))
+        await DoctorProfileRepository(uow.session).replace_positions(doctor.id, register_positions("petrova"))
+        await sync_clinic_roles(uow, doctor.id)
+        await uow.commit()
+    await set_pin(sflow, DOCTOR_TG)
+
+    sent = await sflow.feed(updates.message("/today", user_id=DOCTOR_TG))
+    today = sent.sent(SendMessage)[0]
+    assert "· Поликлиника № 1 —" in today.text  # her Moscow afternoon
+    await press(sflow, buttons(today)["▶"])
+    tomorrow = sflow.session.sent(EditMessageText)[0].text
+    assert "· Поликлиника № 1 —" in tomorrow and "· Детская поликлиника № 2 —" in tomorrow
+    sent = await sflow.feed(updates.message("/schedule", user_id=DOCTOR_TG))
+    assert "записей 0, свободно 0" in sent.last_text()  # the days without shifts
