@@ -82,10 +82,16 @@ KIND_RENDERERS: dict[str, KindRenderer] = {}
 BriefButton = Callable[[dict[str, Any]], InlineKeyboardButton | None]
 BRIEF_LINE_RENDERERS: dict[str, BriefLineRenderer] = {}
 BRIEF_BUTTONS: dict[str, BriefButton] = {}
+# A kind's own buttons (rows above the snooze/done ones), from the payload: e.g. a change request's
+# «Подтвердить» / «Отклонить». Given the notification id too, for buttons that refer to it.
+KindKeyboard = Callable[[int, dict[str, Any]], list[list[InlineKeyboardButton]]]
+KIND_KEYBOARDS: dict[str, KindKeyboard] = {}
 
 
-def register_kind(kind: str, renderer: KindRenderer) -> None:
+def register_kind(kind: str, renderer: KindRenderer, keyboard: KindKeyboard | None = None) -> None:
     KIND_RENDERERS[kind] = renderer
+    if keyboard is not None:
+        KIND_KEYBOARDS[kind] = keyboard
 
 
 def register_brief_line(section: str, renderer: BriefLineRenderer, button: BriefButton | None = None) -> None:
@@ -105,6 +111,8 @@ def render_notification(
         markup = reminder_keyboard(notification_id) if kind in SNOOZABLE else None
         if kind == "morning_brief" and markup is not None:
             markup.inline_keyboard[:0] = _brief_buttons(payload)
+        if kind in KIND_KEYBOARDS and (rows := KIND_KEYBOARDS[kind](notification_id, payload)):
+            markup = InlineKeyboardMarkup(inline_keyboard=[*rows, *(markup.inline_keyboard if markup else [])])
     return text, markup
 
 
