@@ -125,6 +125,7 @@ REQUESTERS = {"registry": N_("the registry"), "patient": N_("the patient"), "adm
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)
 def hhmm(moment: datetime, tz: str, locale: str) -> str:
     # Cached: a day view formats the same forty times in its text and its buttons, on every press.
     return format_datetime(moment, "HH:mm", tzinfo=ZoneInfo(tz), locale=locale)
