@@ -38,3 +38,5 @@ def configure_logging(level: str = "INFO") -> None:
     # While a backlog drains, the one-second delivery timer finds the previous run still going
     # and APScheduler warns each time; that is the intended coalescing, not a problem.
     logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, root.level))
+    # The executor logs every firing (the delivery tick is once a second): failures only.
+    logging.getLogger("apscheduler.executors").setLevel(max(logging.WARNING, root.level))

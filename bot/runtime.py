@@ -116,6 +116,7 @@ async def build_runtime(settings: Settings, token: str, crypto: Crypto) -> Async
             services=ServicesMiddleware(crypto, identity, security_policy(settings)),
         )
         install_document_signer(dispatcher, settings, http)
+        dispatcher["public_url"] = settings.public_url  # the calendar feed link shown in the chat
         yield Runtime(
             settings=settings,
             engine=engine,

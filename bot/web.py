@@ -11,6 +11,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.calendar_feed import feed_routes
 from bot.runtime import Runtime
 from bot.web_auth import AuthPages
 
@@ -45,6 +46,7 @@ def build_web_app(runtime: Runtime, *, webhook: bool) -> web.Application:
     app = web.Application()
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", _healthz)
+    app.add_routes(feed_routes(runtime.session_maker, runtime.i18n))
     if runtime.identity is not None:
         pages = AuthPages(
             identity=runtime.identity,

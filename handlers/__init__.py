@@ -20,7 +20,9 @@ from handlers import (
     patients,
     prescriptions,
     referrals,
+    schedule,
     settings,
+    shifts,
     start,
     templates,
 )
@@ -50,6 +52,8 @@ def get_routers() -> list[Router]:
         referrals.get_router(),
         clinical_documents.get_router(),
         document_list.get_router(),
+        schedule.get_router(),
+        shifts.get_router(),
         templates.get_router(),
         fallback.get_router(),
     )

@@ -12,6 +12,7 @@ from services.preferences import Language
 class MenuAction(StrEnum):
     MAIN = "main"
     PATIENTS = "patients"
+    SCHEDULE = "schedule"
     HELP = "help"
     SETTINGS = "settings"
     NOTIFICATIONS = "notifications"

@@ -10,6 +10,8 @@ from services.errors import N_
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("Main menu")),
     ("login", N_("Sign in with Gosuslugi")),
+    ("today", N_("Today's appointments")),
+    ("schedule", N_("Schedule: week and calendar")),
     ("patients", N_("Find a patient")),
     ("prescription", N_("Write a prescription")),
     ("queue", N_("Drafts waiting for your signature")),
@@ -17,6 +19,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("document", N_("A certificate, conclusion or visit protocol")),
     ("my_documents", N_("My documents and their status")),
     ("profile", N_("My profile: specialty, clinics, accreditation")),
+    ("shifts", N_("Shifts: plan, publish, change")),
+    ("calendar", N_("Calendar link for your phone's calendar")),
     ("settings", N_("Settings: language")),
     ("help", N_("Help")),
     ("cancel", N_("Cancel the current action")),

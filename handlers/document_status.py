@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton
 from aiogram.utils.i18n import gettext as _
 
 from handlers.notifications import register_kind
@@ -35,10 +35,10 @@ def render_status(payload: dict[str, Any], locale: str) -> str:
              "make a corrected version from there.").format(what=what, number=number)
 
 
-def status_keyboard(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
+def status_keyboard(notification_id: int, payload: dict[str, Any]) -> list[list[InlineKeyboardButton]]:
     if payload.get("status") == "accepted":
-        return None
-    return InlineKeyboardMarkup(inline_keyboard=[[open_button()]])
+        return []
+    return [[open_button()]]
 
 
 def register() -> None:

@@ -25,21 +25,16 @@ def main_menu_keyboard() -> InlineKeyboardMarkup:
 
 @cache
 def _main_menu_keyboard(locale: str) -> InlineKeyboardMarkup:
+    def button(text: str, action: MenuAction) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=text, callback_data=MenuCallback(action=action).pack())
+
+    # Two a row: the menu fits a phone screen without scrolling.
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=_("🔎 Patients"), callback_data=MenuCallback(action=MenuAction.PATIENTS).pack()
-                )
-            ],
-            [InlineKeyboardButton(text=_("💊 Prescription"), callback_data=MenuCallback(action=MenuAction.PRESCRIPTIONS).pack())],
-            [InlineKeyboardButton(text=_("📨 Referral"), callback_data=MenuCallback(action=MenuAction.REFERRALS).pack()), InlineKeyboardButton(text=_("📄 Document"), callback_data=MenuCallback(action=MenuAction.DOCUMENTS).pack())],
-            [
-                InlineKeyboardButton(
-                    text=_("⚙️ Settings"), callback_data=MenuCallback(action=MenuAction.SETTINGS).pack()
-                ),
-                InlineKeyboardButton(text=_("❓ Help"), callback_data=MenuCallback(action=MenuAction.HELP).pack()),
-            ]
+            [button(_("📅 Schedule"), MenuAction.SCHEDULE), button(_("🔎 Patients"), MenuAction.PATIENTS)],
+            [button(_("💊 Prescription"), MenuAction.PRESCRIPTIONS), button(_("📨 Referral"), MenuAction.REFERRALS)],
+            [button(_("📄 Document"), MenuAction.DOCUMENTS)],
+            [button(_("⚙️ Settings"), MenuAction.SETTINGS), button(_("❓ Help"), MenuAction.HELP)],
         ]
     )
 

@@ -82,14 +82,13 @@ KIND_RENDERERS: dict[str, KindRenderer] = {}
 BriefButton = Callable[[dict[str, Any]], InlineKeyboardButton | None]
 BRIEF_LINE_RENDERERS: dict[str, BriefLineRenderer] = {}
 BRIEF_BUTTONS: dict[str, BriefButton] = {}
-
-
-KindKeyboard = Callable[[dict[str, Any]], InlineKeyboardMarkup | None]
+# A kind's own buttons (rows above the snooze/done ones), from the payload: e.g. a change request's
+# «Подтвердить» / «Отклонить». Given the notification id too, for buttons that refer to it.
+KindKeyboard = Callable[[int, dict[str, Any]], list[list[InlineKeyboardButton]]]
 KIND_KEYBOARDS: dict[str, KindKeyboard] = {}
 
 
 def register_kind(kind: str, renderer: KindRenderer, keyboard: KindKeyboard | None = None) -> None:
-    """A kind's text and, optionally, its buttons (e.g. «Открыть» into the screen that shows details)."""
     KIND_RENDERERS[kind] = renderer
     if keyboard is not None:
         KIND_KEYBOARDS[kind] = keyboard
@@ -110,10 +109,10 @@ def render_notification(
     with i18n.context(), i18n.use_locale(locale):
         text = _render_text(kind, payload, locale)
         markup = reminder_keyboard(notification_id) if kind in SNOOZABLE else None
-        if markup is None and kind in KIND_KEYBOARDS:
-            markup = KIND_KEYBOARDS[kind](payload)
         if kind == "morning_brief" and markup is not None:
             markup.inline_keyboard[:0] = _brief_buttons(payload)
+        if kind in KIND_KEYBOARDS and (rows := KIND_KEYBOARDS[kind](notification_id, payload)):
+            markup = InlineKeyboardMarkup(inline_keyboard=[*rows, *(markup.inline_keyboard if markup else [])])
     return text, markup
 
 

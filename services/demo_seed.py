@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.demo_documents import seed_demo_queue
+from services.schedule.demo import seed_demo_schedule
 from services.uow import UnitOfWork
 from storage.crypto import BlindIndex, FieldCipher
 from storage.models.clinic_role import Role
@@ -93,6 +94,7 @@ class DemoSeedService:
             created = True
         await self._uow.commit()
         await seed_demo_queue(self._uow, self._cipher, self._index, DEMO_CLINIC)
+        await seed_demo_schedule(self._uow, self._cipher, self._index, [spec.name for spec in DEMO_CLINICS])
         return created
 
     async def _staff(self, clinic_id: int) -> None:

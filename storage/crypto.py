@@ -14,6 +14,7 @@ import hmac
 import os
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
@@ -92,6 +93,9 @@ def parse_keys(text: str) -> dict[str, bytes]:
     return keys
 
 
+DECRYPT_CACHE_SIZE = 4096
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -110,6 +114,10 @@ class FieldCipher:
         if active_key_id not in self._aeads:
             raise KeyConfigError(f"active key id {active_key_id!r} is not among the keys")
         self.active_key_id = active_key_id
+        # Recently decrypted values, by (token, context): a schedule page shows the same forty
+        # names on every press. Bounded, in this process only, never written anywhere; a token
+        # is unique per encryption (random nonce), so a changed value is a new key.
+        self._recent: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     @staticmethod
     def _associated_data(key_id: str, context: str) -> bytes:
@@ -131,6 +139,18 @@ class FieldCipher:
         return key_id
 
     def decrypt(self, token: str, context: str) -> str:
+        cache_key = (token, context)
+        recent = self._recent
+        if (known := recent.get(cache_key)) is not None:
+            recent.move_to_end(cache_key)
+            return known
+        plaintext = self._decrypt(token, context)
+        recent[cache_key] = plaintext
+        if len(recent) > DECRYPT_CACHE_SIZE:
+            recent.popitem(last=False)
+        return plaintext
+
+    def _decrypt(self, token: str, context: str) -> str:
         key_id = self.key_id_of(token)
         aead = self._aeads.get(key_id)
         if aead is None:

@@ -26,6 +26,10 @@ from services.prescriptions import PrescriptionService
 from services.reachability import ReachabilityService
 from services.referrals import ReferralService
 from services.reminders import ReminderActions
+from services.schedule.calendar import CalendarService
+from services.schedule.change_requests import ChangeRequestService
+from services.schedule.service import ScheduleService
+from services.schedule.shifts import ShiftService
 from services.signing.documents import LocalKeySigner
 from services.template_admin import TemplateAdminService
 from services.uow import UnitOfWork
@@ -62,6 +66,10 @@ class ServicesMiddleware(BaseMiddleware):
         data["referrals"] = ReferralService(uow, cipher, index, prescriptions.core.signer, self._policy)
         data["document_status"] = DocumentStatusService(prescriptions.core)
         data["documents"] = ClinicalDocumentService(uow, cipher, index, prescriptions.core.signer, self._policy)
+        data["schedule"] = ScheduleService(uow, cipher, index, self._policy)
+        data["change_requests"] = ChangeRequestService(uow, cipher, self._policy)
+        data["calendar"] = CalendarService(uow, cipher, self._policy)
+        data["shifts"] = ShiftService(uow, cipher, self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
             data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)

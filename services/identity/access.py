@@ -30,6 +30,9 @@ class SecurityPolicy:
     pin_lock: timedelta = timedelta(minutes=15)
 
 
+ANCHOR_GRANULARITY = timedelta(minutes=1)
+
+
 @dataclass(frozen=True)
 class DoctorContext:
     telegram_user_id: int
@@ -189,7 +192,10 @@ class AccessService:
         anchor = security.last_verified_at
         if anchor is None or now - anchor > self._policy.idle_timeout:
             raise PinRequired()
-        await repo.touch(context.doctor_id, now)
+        # The anchor moves at most once a minute: a doctor paging through the day does not cost a
+        # write per press, and the idle timeout (minutes) is unchanged to within that minute.
+        if now - anchor >= ANCHOR_GRANULARITY:
+            await repo.touch(context.doctor_id, now)
 
     async def logout(self, telegram_user_id: int) -> bool:
         """Unlink this Telegram account and forget the ESIA token; True if something was linked."""

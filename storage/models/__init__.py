@@ -1,8 +1,11 @@
 """All tables; importing this package makes ``Base.metadata`` complete (migrations compare against it)."""
 
 from storage.models.announcement import Announcement
+from storage.models.appointment import Appointment, AppointmentEvent
 from storage.models.audit_event import OUTCOMES, AuditEvent
 from storage.models.base import Base, JSONText, UTCDateTime, canonical_json, utcnow
+from storage.models.calendar_feed import CalendarFeed
+from storage.models.change_request import ChangeRequest
 from storage.models.clinic import Clinic
 from storage.models.clinic_role import ClinicRole, Role
 from storage.models.consent import PERSONAL_DATA, Consent
@@ -31,9 +34,11 @@ from storage.models.notification import (
 )
 from storage.models.notification_preferences import NotificationPreferences
 from storage.models.patient import Patient
+from storage.models.shift import Shift
 from storage.models.sign_in_failure import SignInFailure
 from storage.models.signing_key import SigningKey
 from storage.models.telegram_account import DEFAULT_LOCALE, TelegramAccount
+from storage.models.waitlist_entry import WaitlistEntry
 
 __all__ = [
     "CANCELLED",
@@ -51,8 +56,12 @@ __all__ = [
     "URGENCIES",
     "URGENT",
     "Announcement",
+    "Appointment",
+    "AppointmentEvent",
     "AuditEvent",
     "Base",
+    "CalendarFeed",
+    "ChangeRequest",
     "Clinic",
     "ClinicRole",
     "Consent",
@@ -70,10 +79,12 @@ __all__ = [
     "NotificationPreferences",
     "Patient",
     "Role",
+    "Shift",
     "SignInFailure",
     "SigningKey",
     "TelegramAccount",
     "UTCDateTime",
+    "WaitlistEntry",
     "canonical_json",
     "utcnow",
 ]

@@ -49,7 +49,7 @@ async def test_doctor_uses_the_bot_in_the_chat_page(
 
             await page.get_by_test_id("commands-button").click()
             commands = page.get_by_test_id("command")
-            await expect(commands).to_have_count(13)
+            await expect(commands).to_have_count(17)
             await expect(commands.first).to_contain_text("Главное меню")
             await page.get_by_test_id("commands-button").click()
             await page.screenshot(path="/tmp/chat_page_bot.png")

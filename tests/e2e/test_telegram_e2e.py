@@ -32,7 +32,7 @@ async def test_start_menu_settings_and_language_over_http(
         emulator.user_sends(DOCTOR, "/start")
         greeting = await emulator.wait_for_message(DOCTOR, lambda m: "Здравствуйте" in m.text, timeout=10)
         assert greeting.text.startswith("Здравствуйте, Анна!")
-        assert button_texts(greeting) == ["🔎 Пациенты", "💊 Рецепт", "📨 Направление", "📄 Документ", "⚙️ Настройки", "❓ Справка"]
+        assert button_texts(greeting) == ["📅 Расписание", "🔎 Пациенты", "💊 Рецепт", "📨 Направление", "📄 Документ", "⚙️ Настройки", "❓ Справка"]
 
         emulator.press_button(DOCTOR, greeting.message_id, text="⚙️ Настройки")
         settings_screen = await emulator.wait_for_message(DOCTOR, lambda m: "Настройки" in m.text, timeout=10)
@@ -66,8 +66,8 @@ async def test_command_menu_is_registered_in_both_languages(
         emulator.create_user(DOCTOR + 2, "Иван", language_code="ru")
         emulator.create_user(DOCTOR + 3, "Jan", language_code="pl")
         assert [c["command"] for c in emulator.commands_for(DOCTOR + 1)] == [
-            "start", "login", "patients", "prescription", "queue", "referral", "document", "my_documents", "profile",
-            "settings", "help", "cancel", "logout",
+            "start", "login", "today", "schedule", "patients", "prescription", "queue", "referral", "document",
+            "my_documents", "profile", "shifts", "calendar", "settings", "help", "cancel", "logout",
         ]
         assert emulator.commands_for(DOCTOR + 1)[0]["description"] == "Main menu"
         assert emulator.commands_for(DOCTOR + 2)[0]["description"] == "Главное меню"

@@ -45,7 +45,7 @@ async def test_start_greets_in_russian_with_main_menu_and_remembers_the_user(flo
     assert reply.text.startswith("Здравствуйте, Анна!")
     assert "Кабинет врача" in reply.text
     assert "Госуслуг" in reply.text
-    assert buttons(reply.reply_markup) == ["🔎 Пациенты", "💊 Рецепт", "📨 Направление", "📄 Документ", "⚙️ Настройки", "❓ Справка"]
+    assert buttons(reply.reply_markup) == ["📅 Расписание", "🔎 Пациенты", "💊 Рецепт", "📨 Направление", "📄 Документ", "⚙️ Настройки", "❓ Справка"]
     assert await stored_locale(flow, 1001) == "ru"
 
 
@@ -138,7 +138,7 @@ async def test_unknown_text_gets_a_helpful_answer_with_the_menu(flow: Flow) -> N
     [reply] = sent.sent(SendMessage)
     assert reply.text == "Я не понял сообщение. Выберите действие в меню или отправьте /help."
     assert "<script>" not in reply.text
-    assert buttons(reply.reply_markup) == ["🔎 Пациенты", "💊 Рецепт", "📨 Направление", "📄 Документ", "⚙️ Настройки", "❓ Справка"]
+    assert buttons(reply.reply_markup) == ["📅 Расписание", "🔎 Пациенты", "💊 Рецепт", "📨 Направление", "📄 Документ", "⚙️ Настройки", "❓ Справка"]
 
 
 async def test_a_4096_character_message_gets_a_short_answer(flow: Flow) -> None:

@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from storage.crypto import (
+    DECRYPT_CACHE_SIZE,
     BlindIndex,
     DecryptionError,
     FieldCipher,
@@ -148,3 +149,20 @@ def test_blind_index_is_keyed_and_per_purpose() -> None:
     assert index.digest("a", "Иванов") != index.digest("b", "Иванов")
     assert BlindIndex(K1).digest("a", "Иванов") != index.digest("a", "Иванов")
     assert index.digest("a", "Иванов") == BlindIndex(INDEX_KEY).digest("a", "Иванов")
+
+
+def test_recent_values_are_remembered_but_never_skip_authentication(cipher: FieldCipher) -> None:
+    token = cipher.encrypt("Петрова", "patients.last_name")
+    assert cipher.decrypt(token, "patients.last_name") == "Петрова"
+    assert cipher.decrypt(token, "patients.last_name") == "Петрова"  # from memory
+    # Remembered for its own column only; a tampered copy is a different token and is checked.
+    with pytest.raises(DecryptionError):
+        cipher.decrypt(token, "patients.first_name")
+    raw = bytearray(token.encode())
+    raw[-3] = ord("A") if raw[-3] != ord("A") else ord("B")
+    with pytest.raises(DecryptionError):
+        cipher.decrypt(raw.decode(), "patients.last_name")
+    # Bounded: a long day of pages does not keep every name ever shown.
+    for i in range(DECRYPT_CACHE_SIZE + 50):
+        cipher.decrypt(cipher.encrypt(f"v{i}", "c"), "c")
+    assert len(cipher._recent) == DECRYPT_CACHE_SIZE

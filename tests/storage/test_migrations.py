@@ -36,7 +36,8 @@ IDENTITY_TABLES = {
 }
 NOTIFICATION_TABLES = {"announcements", "notification_preferences", "notifications"}
 DOCUMENT_TABLES = {"document_templates", "medical_documents", "signing_keys"}
-TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES | DOCUMENT_TABLES
+SCHEDULE_TABLES = {"appointments", "appointment_events", "calendar_feeds", "change_requests", "shifts", "waitlist_entries"}
+TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES | SCHEDULE_TABLES | DOCUMENT_TABLES
 HEAD = "0007"
 
 

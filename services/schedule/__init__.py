@@ -1,0 +1,1 @@
+"""The doctor's schedule: shifts, free slots, appointments, change requests, waitlist, calendar export."""

@@ -1,0 +1,66 @@
+"""Change requests about appointments, decided once (a conditional update: two presses, one decision)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ChangeRequest
+from storage.models.change_request import REQUEST_PENDING
+
+
+class ChangeRequestRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self,
+        appointment_id: int,
+        doctor_id: int,
+        *,
+        requested_by: str,
+        kind: str,
+        appointment_version: int,
+        expires_at: datetime,
+        requester_chat_id: int | None = None,
+        proposed_starts_at: datetime | None = None,
+        proposed_ends_at: datetime | None = None,
+    ) -> ChangeRequest:
+        request = ChangeRequest(
+            appointment_id=appointment_id,
+            doctor_id=doctor_id,
+            requested_by=requested_by,
+            requester_chat_id=requester_chat_id,
+            kind=kind,
+            proposed_starts_at=proposed_starts_at,
+            proposed_ends_at=proposed_ends_at,
+            appointment_version=appointment_version,
+            status=REQUEST_PENDING,
+            expires_at=expires_at,
+        )
+        self._session.add(request)
+        await self._session.flush()
+        return request
+
+    async def get(self, request_id: int) -> ChangeRequest | None:
+        return await self._session.get(ChangeRequest, request_id, populate_existing=True)
+
+    async def decide(self, request_id: int, status: str, at: datetime) -> bool:
+        """Pending → ``status``; False when it was no longer pending (decided by another press)."""
+        result = await self._session.execute(
+            update(ChangeRequest)
+            .where(ChangeRequest.id == request_id, ChangeRequest.status == REQUEST_PENDING)
+            .values(status=status, decided_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return getattr(result, "rowcount", 0) == 1
+
+    async def pending_count(self, doctor_id: int, now: datetime) -> int:
+        statement = select(func.count()).where(
+            ChangeRequest.doctor_id == doctor_id,
+            ChangeRequest.status == REQUEST_PENDING,
+            ChangeRequest.expires_at > now,
+        )
+        return int(await self._session.scalar(statement) or 0)
