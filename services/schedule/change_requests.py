@@ -87,6 +87,7 @@ class ChangeRequestService:
         proposed_starts_at: datetime | None = None,
         requester_chat_id: int | None = None,
         ttl: timedelta = DEFAULT_TTL,
+        reason: str | None = None,
     ) -> int:
         """Record a request and queue the doctor's message (urgent when it concerns today)."""
         if requested_by not in REQUESTERS or kind not in (REQUEST_MOVE, REQUEST_CANCEL):
@@ -113,6 +114,7 @@ class ChangeRequestService:
             requester_chat_id=requester_chat_id,
             proposed_starts_at=proposed_starts_at,
             proposed_ends_at=proposed_end,
+            reason=reason,
         )
         account = await TelegramAccountRepository(session).get_by_doctor(appointment.doctor_id)
         if account is not None:
@@ -138,6 +140,7 @@ class ChangeRequestService:
                     "timezone": clinic.timezone,
                     "clinic": clinic.short_name,
                     "locale": account.locale,
+                    "reason": reason,
                 },
             )
         await self._uow.commit()

@@ -27,6 +27,7 @@ class ChangeRequestRepository:
         requester_chat_id: int | None = None,
         proposed_starts_at: datetime | None = None,
         proposed_ends_at: datetime | None = None,
+        reason: str | None = None,
     ) -> ChangeRequest:
         request = ChangeRequest(
             appointment_id=appointment_id,
@@ -36,6 +37,7 @@ class ChangeRequestRepository:
             kind=kind,
             proposed_starts_at=proposed_starts_at,
             proposed_ends_at=proposed_ends_at,
+            reason=reason,
             appointment_version=appointment_version,
             status=REQUEST_PENDING,
             expires_at=expires_at,
@@ -64,3 +66,12 @@ class ChangeRequestRepository:
             ChangeRequest.expires_at > now,
         )
         return int(await self._session.scalar(statement) or 0)
+
+    async def pending_for_appointment(self, appointment_id: int, now: datetime) -> ChangeRequest | None:
+        """An open (pending, not expired) request about this appointment, if any."""
+        statement = select(ChangeRequest).where(
+            ChangeRequest.appointment_id == appointment_id,
+            ChangeRequest.status == REQUEST_PENDING,
+            ChangeRequest.expires_at > now,
+        )
+        return (await self._session.scalars(statement.limit(1))).first()
