@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChangeRequest
+from storage.models import Appointment, ChangeRequest, Clinic
 from storage.models.change_request import REQUEST_PENDING
 
 
@@ -28,6 +28,7 @@ class ChangeRequestRepository:
         proposed_starts_at: datetime | None = None,
         proposed_ends_at: datetime | None = None,
         reason: str | None = None,
+        created_at: datetime | None = None,
     ) -> ChangeRequest:
         request = ChangeRequest(
             appointment_id=appointment_id,
@@ -42,6 +43,8 @@ class ChangeRequestRepository:
             status=REQUEST_PENDING,
             expires_at=expires_at,
         )
+        if created_at is not None:
+            request.created_at = created_at
         self._session.add(request)
         await self._session.flush()
         return request
@@ -75,3 +78,18 @@ class ChangeRequestRepository:
             ChangeRequest.expires_at > now,
         )
         return (await self._session.scalars(statement.limit(1))).first()
+
+    async def pending_since(self, cutoff: datetime, now: datetime) -> list[tuple[ChangeRequest, Appointment, Clinic]]:
+        """Open requests made at or before ``cutoff``, with their appointment and its clinic (oldest first)."""
+        statement = (
+            select(ChangeRequest, Appointment, Clinic)
+            .join(Appointment, Appointment.id == ChangeRequest.appointment_id)
+            .join(Clinic, Clinic.id == Appointment.clinic_id)
+            .where(
+                ChangeRequest.status == REQUEST_PENDING,
+                ChangeRequest.expires_at > now,
+                ChangeRequest.created_at <= cutoff,
+            )
+            .order_by(ChangeRequest.created_at, ChangeRequest.id)
+        )
+        return [(r, a, c) for r, a, c in (await self._session.execute(statement)).all()]
