@@ -118,15 +118,17 @@ class AdminRequestService:
             appointment.id, appointment.doctor_id, clinic, appointment.starts_at, appointment.ends_at, appointment.status
         )
 
-    async def _appointment(self, telegram_user_id: int, appointment_id: int, operation: str) -> AdminAppointment:
+    async def _appointment(
+        self, telegram_user_id: int, appointment_id: int, operation: str
+    ) -> tuple[ScheduleActor, AdminAppointment]:
         actor = await self._access.admin(telegram_user_id, operation)
         appointment = await AppointmentRepository(self._uow.session).get(appointment_id)
         if appointment is None or appointment.clinic_id not in actor.clinics:
             raise await self._deny(actor, operation, "appointment", appointment_id)
-        return self._view(appointment, actor.clinics[appointment.clinic_id])
+        return actor, self._view(appointment, actor.clinics[appointment.clinic_id])
 
     async def appointment(self, telegram_user_id: int, appointment_id: int) -> AdminAppointment:
-        return await self._appointment(telegram_user_id, appointment_id, "admin_request")
+        return (await self._appointment(telegram_user_id, appointment_id, "admin_request"))[1]
 
     async def _free_slots(self, appointment: AdminAppointment) -> list[Slot]:
         now = self._clock()
@@ -147,7 +149,7 @@ class AdminRequestService:
 
     async def move_slots(self, telegram_user_id: int, appointment_id: int) -> tuple[AdminAppointment, list[Slot]]:
         """The doctor's free slots in the appointment's clinic (next two weeks) to move it to."""
-        appointment = await self._appointment(telegram_user_id, appointment_id, "admin_request")
+        _actor, appointment = await self._appointment(telegram_user_id, appointment_id, "admin_request")
         self._check_open(appointment)
         return appointment, (await self._free_slots(appointment))[:SLOT_LIMIT]
 
@@ -168,7 +170,7 @@ class AdminRequestService:
         """Send the doctor a change request; the decision is reported back to ``chat_id``."""
         if kind not in (REQUEST_MOVE, REQUEST_CANCEL) or reason not in REASONS:
             raise DomainError(N_("This button is out of date. Open the menu again: /start"))
-        appointment = await self._appointment(telegram_user_id, appointment_id, "admin_request_file")
+        actor, appointment = await self._appointment(telegram_user_id, appointment_id, "admin_request_file")
         self._check_open(appointment)
         if kind == REQUEST_MOVE:
             if proposed_starts_at is None or proposed_starts_at not in {s.starts_at for s in await self._free_slots(appointment)}:
@@ -177,7 +179,6 @@ class AdminRequestService:
             proposed_starts_at = None
         if await ChangeRequestRepository(self._uow.session).pending_for_appointment(appointment.id, self._clock()):
             raise DomainError(N_("The doctor has not yet answered an earlier request about this appointment."))
-        actor = await self._access.admin(telegram_user_id, "admin_request_file")
         # Same transaction as the request and the doctor's message (create commits).
         await AuditService(self._uow).record(
             actor.actor, "admin_request_file", "appointment", appointment.id, "ok", kind=kind, reason=reason
