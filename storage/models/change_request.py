@@ -28,6 +28,8 @@ class ChangeRequest(Base):
             "status IN ('pending', 'confirmed', 'declined', 'countered', 'expired')", name="status"
         ),
         Index("ix_change_requests_doctor_id_status", "doctor_id", "status"),
+        # The reminder scan: pending requests by age, whoever the doctor.
+        Index("ix_change_requests_status_created_at", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

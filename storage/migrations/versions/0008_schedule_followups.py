@@ -1,4 +1,5 @@
-"""schedule follow-ups: a change request's reason code; reminders of short appointments opt-in
+"""schedule follow-ups: a change request's reason code; reminders of short appointments opt-in;
+indexes for the scans that read across doctors
 
 Revision ID: 0008
 Revises: 0006
@@ -27,9 +28,14 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("remind_short_appointments", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+    # The scans read across doctors: shifts around now (morning brief), pending requests by age.
+    op.create_index("ix_shifts_starts_at", "shifts", ["starts_at"])
+    op.create_index("ix_change_requests_status_created_at", "change_requests", ["status", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_change_requests_status_created_at", table_name="change_requests")
+    op.drop_index("ix_shifts_starts_at", table_name="shifts")
     with op.batch_alter_table("notification_preferences") as batch:
         batch.drop_column("remind_short_appointments")
     with op.batch_alter_table("change_requests") as batch:
