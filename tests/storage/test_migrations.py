@@ -38,7 +38,7 @@ NOTIFICATION_TABLES = {"announcements", "notification_preferences", "notificatio
 DOCUMENT_TABLES = {"document_templates", "medical_documents", "signing_keys"}
 SCHEDULE_TABLES = {"appointments", "appointment_events", "calendar_feeds", "change_requests", "shifts", "waitlist_entries"}
 TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES | SCHEDULE_TABLES | DOCUMENT_TABLES
-HEAD = "0006"
+HEAD = "0008"
 
 
 def _diff(connection: Connection) -> list[Any]:
