@@ -24,7 +24,7 @@ from services.announcements import AnnouncementService
 from services.identity.access import AccessService
 from services.notifications.delivery import DeliveryService
 from services.reminders import ReminderScans
-from services.schedule.notifications import appointment_reminders
+from services.schedule.notifications import appointment_reminders, change_request_reminders
 from services.uow import UnitOfWork
 from storage.models import Notification
 
@@ -85,15 +85,19 @@ class ProgressReporter:
             logger.exception("announcement progress failed")
 
 
-def _appointment_reminder_scan(runtime: Runtime) -> Callable[[], Awaitable[None]]:
+def _appointment_reminder_scan(
+    runtime: Runtime,
+    name: str = "appointment reminder scan",
+    work: Callable[[UnitOfWork, datetime], Awaitable[int]] = appointment_reminders,
+) -> Callable[[], Awaitable[None]]:
     async def job() -> None:
         try:
             async with UnitOfWork(runtime.session_maker) as uow:
-                queued = await appointment_reminders(uow, datetime.now(UTC))
+                queued = await work(uow, datetime.now(UTC))
             if queued:
-                logger.info("appointment reminder scan: %d notifications queued", queued)
+                logger.info("%s: %d notifications queued", name, queued)
         except Exception:
-            logger.exception("appointment reminder scan failed")
+            logger.exception("%s failed", name)
 
     return job
 
@@ -117,6 +121,10 @@ async def background_jobs(runtime: Runtime) -> AsyncIterator[DeliveryService]:
             "reminders.document_expiry": (expiry, IntervalTrigger(minutes=30)),
             "reminders.morning_brief": (briefs, IntervalTrigger(minutes=5)),
             "reminders.appointments": (_appointment_reminder_scan(runtime), IntervalTrigger(minutes=1)),
+            "reminders.change_requests": (
+                _appointment_reminder_scan(runtime, "change request reminder scan", change_request_reminders),
+                IntervalTrigger(minutes=5),
+            ),
             "announcements.progress": (ProgressReporter(runtime), IntervalTrigger(seconds=2)),
             **document_exchange_jobs(runtime),
         },

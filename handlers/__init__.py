@@ -6,6 +6,7 @@ from aiogram import F, Router
 
 from handlers import (
     admin,
+    admin_requests,
     announcements,
     approvals,
     auth,
@@ -54,6 +55,7 @@ def get_routers() -> list[Router]:
         document_list.get_router(),
         schedule.get_router(),
         shifts.get_router(),
+        admin_requests.get_router(),
         templates.get_router(),
         fallback.get_router(),
     )

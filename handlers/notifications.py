@@ -63,6 +63,7 @@ class NotifySetting(StrEnum):
     SILENT = "silent"
     BRIEF = "brief"
     LEAD = "lead"
+    SHORT = "short"  # reminders of appointments shorter than 20 minutes
 
 
 class NotifyCallback(CallbackData, prefix="ntf"):
@@ -194,6 +195,7 @@ def settings_text(settings: NotificationSettings) -> str:
             _("Quiet hours: {quiet}. Routine messages wait until they end; urgent ones come at once.").format(quiet=quiet),
             _("Morning brief: {time}").format(time=brief),
             _("Appointment reminders: {minutes} min before").format(minutes=settings.reminder_lead_minutes),
+            _("Appointments shorter than 20 min: reminded too") if settings.remind_short_appointments else _("Appointments shorter than 20 min: no reminder"),
             _("Routine messages without sound: {value}").format(value=_("yes") if settings.silent_routine else _("no")),
             _("Time zone: {tz}").format(tz=escape(settings.timezone)),
             "",
@@ -246,6 +248,8 @@ def settings_keyboard(settings: NotificationSettings) -> InlineKeyboardMarkup:
             for minutes in LEAD_PRESETS
         ]
     )
+    short = _("⏱ Remind of short appointments too: on") if settings.remind_short_appointments else _("⏱ Remind of short appointments too: off")
+    rows.append([InlineKeyboardButton(text=short, callback_data=NotifyCallback(setting=NotifySetting.SHORT).pack())])
     rows.append(
         [
             InlineKeyboardButton(
@@ -286,6 +290,8 @@ def get_router() -> Router:
             settings = await service.set_reminder_lead(user, callback_data.value)
         elif callback_data.setting is NotifySetting.BRIEF:
             settings = await service.set_brief_time(user, callback_data.value.replace(".", ":"))
+        elif callback_data.setting is NotifySetting.SHORT:
+            settings = await service.toggle_short_reminders(user)
         else:
             settings = await service.toggle_silent(user)
         await edit_or_send(query, settings_text(settings), settings_keyboard(settings))

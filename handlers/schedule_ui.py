@@ -121,6 +121,12 @@ STATUS_NAMES = {
     "noshow": N_("🚫 no-show"),
     "cancelled": N_("❌ cancelled"),
 }
+REASON_NAMES = {
+    "doctor_absent": N_("the doctor will be absent"),
+    "patient_asked": N_("the patient asked"),
+    "clinic_change": N_("the clinic's timetable changed"),
+    "other": N_("another reason"),
+}
 REQUESTERS = {"registry": N_("the registry"), "patient": N_("the patient"), "admin": N_("the clinic administrator")}
 
 
@@ -375,6 +381,10 @@ def render_change_request(payload: dict[str, Any], locale: str) -> str:
         lines.append(_("Asked to move it to: <b>{when}</b>").format(when=_moment(payload, "proposed_starts_at", locale)))
     else:
         lines.append(_("Asked to <b>cancel</b> it."))
+    if payload.get("reason") in REASON_NAMES:
+        lines.append(_("Reason: {reason}").format(reason=_(REASON_NAMES[str(payload["reason"])])))
+    if payload.get("reminder"):
+        lines.insert(0, _("⏳ <b>Still waiting for your decision</b>"))
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_datetime
 
+from handlers import admin_requests
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button
 from handlers.render import edit_or_send
@@ -71,6 +72,8 @@ def list_screen(admin: bool, views: list[ShiftView], locale: str) -> tuple[str, 
         for v in views
     ]
     rows.append([InlineKeyboardButton(text=_("➕ New shift"), callback_data=ShiftCallback(action=ShiftAction.NEW).pack())])
+    if admin:
+        rows.append([admin_requests.start_button()])
     rows.append([back_to_menu_button()])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 

@@ -34,6 +34,7 @@ class NotificationSettings:
     brief_time: time | None
     timezone: str
     reminder_lead_minutes: int
+    remind_short_appointments: bool = False
 
     @property
     def quiet_preset(self) -> str:
@@ -65,6 +66,7 @@ class NotificationSettingsService:
             brief_time=prefs.brief_time,
             timezone=prefs.timezone,
             reminder_lead_minutes=prefs.reminder_lead_minutes,
+            remind_short_appointments=prefs.remind_short_appointments,
         )
 
     async def toggle_kind(self, telegram_user_id: int, kind: str) -> NotificationSettings:
@@ -85,6 +87,11 @@ class NotificationSettingsService:
     async def toggle_silent(self, telegram_user_id: int) -> NotificationSettings:
         current = await self.get(telegram_user_id)
         return await self._update(telegram_user_id, silent_routine=not current.silent_routine)
+
+    async def toggle_short_reminders(self, telegram_user_id: int) -> NotificationSettings:
+        """Reminders of appointments shorter than 20 minutes: off by default."""
+        current = await self.get(telegram_user_id)
+        return await self._update(telegram_user_id, remind_short_appointments=not current.remind_short_appointments)
 
     async def set_brief_time(self, telegram_user_id: int, preset: str) -> NotificationSettings:
         if preset not in BRIEF_PRESETS:

@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 from services.audit import AuditService, tg_actor
 from services.errors import N_, DomainError
 from services.uow import UnitOfWork
+from storage.repositories.first_shifts import first_shifts_today
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.reminder_targets import ReminderTargetRepository, Target
 
 EXPIRY_THRESHOLDS = (90, 30, 7)  # days ahead, as the brief asks
 MORNING = time(9, 0)  # expiry reminders arrive at 09:00 local
-DEFAULT_BRIEF = time(8, 0)  # until schedules exist: 08:00 local
+DEFAULT_BRIEF = time(8, 0)  # no brief time chosen and no shift today: 08:00 local
+BRIEF_BEFORE_SHIFT = timedelta(minutes=30)  # no brief time chosen: this long before the first shift
 SNOOZABLE = frozenset({"document_expiry", "cme_deadline", "appointment_reminder", "change_request", "morning_brief"})
 
 
@@ -102,12 +104,21 @@ class ReminderScans:
         session = self._uow.session
         outbox = OutboxRepository(session)
         queued = 0
+        first_shifts = await first_shifts_today(session, now)
         for target in await ReminderTargetRepository(session).active_doctors():
-            local_now = now.astimezone(ZoneInfo(target.timezone))
-            brief_at = target.brief_time or DEFAULT_BRIEF
-            if local_now.time() < brief_at or "morning_brief" in target.disabled_kinds:
+            if "morning_brief" in target.disabled_kinds:
                 continue
-            today = local_now.date()
+            local_now = now.astimezone(ZoneInfo(target.timezone))
+            first_shift = first_shifts.get(target.doctor_id)
+            if target.brief_time is None and first_shift is not None:
+                # The day of the shift's clinic, in its zone (a Vladivostok morning is a Moscow night).
+                today, starts_at = first_shift
+                if now < starts_at - BRIEF_BEFORE_SHIFT:
+                    continue
+            else:
+                if local_now.time() < (target.brief_time or DEFAULT_BRIEF):
+                    continue
+                today = local_now.date()
             lines: list[dict[str, Any]] = []
             for name, section in self._sections.items():
                 lines += [{"section": name, **line.params} for line in await section(self._uow, target, today)]

@@ -26,6 +26,7 @@ from services.prescriptions import PrescriptionService
 from services.reachability import ReachabilityService
 from services.referrals import ReferralService
 from services.reminders import ReminderActions
+from services.schedule.admin_requests import AdminRequestService
 from services.schedule.calendar import CalendarService
 from services.schedule.change_requests import ChangeRequestService
 from services.schedule.service import ScheduleService
@@ -70,6 +71,7 @@ class ServicesMiddleware(BaseMiddleware):
         data["change_requests"] = ChangeRequestService(uow, cipher, self._policy)
         data["calendar"] = CalendarService(uow, cipher, self._policy)
         data["shifts"] = ShiftService(uow, cipher, self._policy)
+        data["admin_requests"] = AdminRequestService(uow, cipher, self._policy)
         if identity is not None:
             data["link_service"] = LinkService(uow, identity.esia, identity.register, cipher, index, identity.link_policy)
             data["profiles"] = ProfileService(uow, cipher, identity.esia, identity.register)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.audit import AuditService
@@ -20,7 +21,7 @@ from services.schedule.access import ScheduleAccess
 from services.schedule.slots import Slot, free_slots, slot_at
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
-from storage.models import URGENT, ChangeRequest
+from storage.models import URGENT, ChangeRequest, Clinic
 from storage.models.appointment import BOOKED, CANCELLED_APPOINTMENT
 from storage.models.change_request import (
     REQUEST_CANCEL,
@@ -43,6 +44,30 @@ SLOT_SEARCH_DAYS = 14
 REQUESTERS = ("registry", "patient", "admin")
 CHANGE_REQUEST = "change_request"
 CHANGE_REQUEST_RESULT = "change_request_result"
+
+
+def is_same_day(request: ChangeRequest, starts_at: datetime, timezone: str, now: datetime) -> bool:
+    """Whether the request concerns today in the clinic (the appointment's day or the proposed one)."""
+    zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    proposed = request.proposed_starts_at
+    return starts_at.astimezone(zone).date() == today or (proposed is not None and proposed.astimezone(zone).date() == today)
+
+
+def request_payload(request: ChangeRequest, starts_at: datetime, clinic: Clinic, locale: str) -> dict[str, Any]:
+    """The doctor's message: ids, times and codes only (the outbox is not encrypted: no patient data)."""
+    proposed = request.proposed_starts_at
+    return {
+        "request_id": request.id,
+        "kind": request.kind,
+        "requested_by": request.requested_by,
+        "starts_at": starts_at.isoformat(),
+        "proposed_starts_at": proposed.isoformat() if proposed else None,
+        "timezone": clinic.timezone,
+        "clinic": clinic.short_name,
+        "locale": locale,
+        "reason": request.reason,
+    }
 
 
 class RequestClosed(DomainError):
@@ -87,6 +112,7 @@ class ChangeRequestService:
         proposed_starts_at: datetime | None = None,
         requester_chat_id: int | None = None,
         ttl: timedelta = DEFAULT_TTL,
+        reason: str | None = None,
     ) -> int:
         """Record a request and queue the doctor's message (urgent when it concerns today)."""
         if requested_by not in REQUESTERS or kind not in (REQUEST_MOVE, REQUEST_CANCEL):
@@ -113,32 +139,19 @@ class ChangeRequestService:
             requester_chat_id=requester_chat_id,
             proposed_starts_at=proposed_starts_at,
             proposed_ends_at=proposed_end,
+            reason=reason,
+            created_at=now,
         )
         account = await TelegramAccountRepository(session).get_by_doctor(appointment.doctor_id)
         if account is not None:
-            zone = ZoneInfo(clinic.timezone)
-            today = now.astimezone(zone).date()
-            same_day = appointment.starts_at.astimezone(zone).date() == today or (
-                proposed_starts_at is not None and proposed_starts_at.astimezone(zone).date() == today
-            )
             await OutboxRepository(session).enqueue(
                 account.chat_id,
                 CHANGE_REQUEST,
                 f"{CHANGE_REQUEST}:{request.id}",
                 now,
-                urgency=URGENT if same_day else ROUTINE,
+                urgency=URGENT if is_same_day(request, appointment.starts_at, clinic.timezone, now) else ROUTINE,
                 doctor_id=appointment.doctor_id,
-                # Ids and times only: the outbox is not encrypted, so no patient data.
-                payload={
-                    "request_id": request.id,
-                    "kind": kind,
-                    "requested_by": requested_by,
-                    "starts_at": appointment.starts_at.isoformat(),
-                    "proposed_starts_at": proposed_starts_at.isoformat() if proposed_starts_at else None,
-                    "timezone": clinic.timezone,
-                    "clinic": clinic.short_name,
-                    "locale": account.locale,
-                },
+                payload=request_payload(request, appointment.starts_at, clinic, account.locale),
             )
         await self._uow.commit()
         return request.id

@@ -9,10 +9,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from services.reminders import BRIEF_SECTIONS, BriefLine
+from services.schedule.change_requests import CHANGE_REQUEST, is_same_day, request_payload
 from services.schedule.service import local_day_bounds
 from services.uow import UnitOfWork
 from storage.models.appointment import BOOKED
 from storage.models.clinic_role import Role
+from storage.models.notification import ROUTINE, URGENT
+from storage.models.notification_preferences import SHORT_APPOINTMENT_MINUTES
 from storage.repositories.change_requests import ChangeRequestRepository
 from storage.repositories.clinic_roles import ClinicRoleRepository
 from storage.repositories.clinics import ClinicRepository
@@ -23,6 +26,7 @@ from storage.repositories.schedule import AppointmentRepository
 
 SECTION = "schedule"
 REMINDER = "appointment_reminder"
+SHORT = timedelta(minutes=SHORT_APPOINTMENT_MINUTES)
 
 
 async def schedule_section(uow: UnitOfWork, target: Target, today: date) -> list[BriefLine]:
@@ -59,7 +63,8 @@ BRIEF_SECTIONS[SECTION] = schedule_section
 
 
 async def appointment_reminders(uow: UnitOfWork, now: datetime) -> int:
-    """Queue a reminder for every booked appointment starting within the doctor's lead time.
+    """Queue a reminder for every booked appointment starting within the doctor's lead time
+    (appointments shorter than 20 minutes only when the doctor switched those on).
 
     Idempotent: the key holds the appointment and its start, so a scan run twice queues nothing
     twice, and a moved appointment is reminded of again at its new time.
@@ -72,7 +77,8 @@ async def appointment_reminders(uow: UnitOfWork, now: datetime) -> int:
     for target in await ReminderTargetRepository(session).active_doctors():
         if REMINDER in target.disabled_kinds:
             continue
-        lead = (await preferences.get_or_default(target.doctor_id)).reminder_lead_minutes
+        prefs = await preferences.get_or_default(target.doctor_id)
+        lead = prefs.reminder_lead_minutes
         if lead <= 0:
             continue
         rows = await repository.in_period(now, now + timedelta(minutes=lead), doctor_id=target.doctor_id)
@@ -80,6 +86,8 @@ async def appointment_reminders(uow: UnitOfWork, now: datetime) -> int:
         for appointment in rows:
             if appointment.status != BOOKED:
                 continue
+            if appointment.ends_at - appointment.starts_at < SHORT and not prefs.remind_short_appointments:
+                continue  # short slots follow each other too fast for a reminder each, unless asked
             clinic = clinics[appointment.clinic_id]
             created = await outbox.enqueue(
                 target.chat_id,
@@ -96,5 +104,40 @@ async def appointment_reminders(uow: UnitOfWork, now: datetime) -> int:
                 },
             )
             queued += created is not None
+    await uow.commit()
+    return queued
+
+
+REQUEST_REMINDER_AFTER = timedelta(hours=2)
+URGENT_REQUEST_REMINDER_AFTER = timedelta(minutes=30)
+
+
+async def change_request_reminders(uow: UnitOfWork, now: datetime) -> int:
+    """Remind the doctor, once, of a change request still pending after 2 hours (30 minutes when
+    it concerns today). Idempotent: the de-duplication key names the request, so a second scan
+    (or a second process) queues nothing; a request decided or expired meanwhile is not reminded of.
+    """
+    session = uow.session
+    targets = {t.doctor_id: t for t in await ReminderTargetRepository(session).active_doctors()}
+    outbox = OutboxRepository(session)
+    queued = 0
+    rows = await ChangeRequestRepository(session).pending_since(now - URGENT_REQUEST_REMINDER_AFTER, now)
+    for request, appointment, clinic in rows:
+        target = targets.get(request.doctor_id)
+        if target is None or CHANGE_REQUEST in target.disabled_kinds:
+            continue
+        urgent = is_same_day(request, appointment.starts_at, clinic.timezone, now)
+        if not urgent and request.created_at > now - REQUEST_REMINDER_AFTER:
+            continue
+        created = await outbox.enqueue(
+            target.chat_id,
+            CHANGE_REQUEST,
+            f"{CHANGE_REQUEST}:{request.id}:reminder",
+            now,
+            urgency=URGENT if urgent else ROUTINE,
+            doctor_id=request.doctor_id,
+            payload={**request_payload(request, appointment.starts_at, clinic, target.locale), "reminder": True},
+        )
+        queued += created is not None
     await uow.commit()
     return queued

@@ -28,6 +28,8 @@ class ChangeRequest(Base):
             "status IN ('pending', 'confirmed', 'declined', 'countered', 'expired')", name="status"
         ),
         Index("ix_change_requests_doctor_id_status", "doctor_id", "status"),
+        # The reminder scan: pending requests by age, whoever the doctor.
+        Index("ix_change_requests_status_created_at", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,6 +41,8 @@ class ChangeRequest(Base):
     # Where the decision is reported back (an administrator's chat); None: the clinic system polls.
     requester_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(8))
+    # Why (a code such as "doctor_absent", shown to the doctor translated); None: not given.
+    reason: Mapped[str | None] = mapped_column(String(16))
     proposed_starts_at: Mapped[datetime | None]
     proposed_ends_at: Mapped[datetime | None]
     # The appointment's version when asked: a request about an appointment that changed since is stale.

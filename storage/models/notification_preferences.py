@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, JSONText, utcnow
@@ -13,6 +13,7 @@ DEFAULT_QUIET_START = time(21, 0)
 DEFAULT_QUIET_END = time(8, 0)
 DEFAULT_REMINDER_LEAD_MINUTES = 30
 DEFAULT_NOTIFICATION_TIMEZONE = "Europe/Moscow"
+SHORT_APPOINTMENT_MINUTES = 20
 
 
 class NotificationPreferences(Base):
@@ -33,6 +34,8 @@ class NotificationPreferences(Base):
     # None: 30 minutes before the first shift when the schedule is known, else 08:00 local.
     brief_time: Mapped[time | None]
     reminder_lead_minutes: Mapped[int] = mapped_column(default=DEFAULT_REMINDER_LEAD_MINUTES)
+    # Appointments shorter than SHORT_APPOINTMENT_MINUTES get no reminder unless switched on.
+    remind_short_appointments: Mapped[bool] = mapped_column(default=False, server_default=false())
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_NOTIFICATION_TIMEZONE)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -51,6 +54,7 @@ class NotificationPreferences(Base):
             silent_routine=False,
             brief_time=None,
             reminder_lead_minutes=DEFAULT_REMINDER_LEAD_MINUTES,
+            remind_short_appointments=False,
             timezone=DEFAULT_NOTIFICATION_TIMEZONE,
             updated_at=utcnow(),
         )

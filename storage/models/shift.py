@@ -27,6 +27,8 @@ class Shift(Base):
         CheckConstraint("ends_at > starts_at", name="period"),
         Index("ix_shifts_doctor_id_starts_at", "doctor_id", "starts_at"),
         Index("ix_shifts_clinic_id_starts_at", "clinic_id", "starts_at"),
+        # The morning-brief scan: every doctor's shifts around now, in one range read.
+        Index("ix_shifts_starts_at", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChangeRequest
+from storage.models import Appointment, ChangeRequest, Clinic
 from storage.models.change_request import REQUEST_PENDING
 
 
@@ -27,6 +27,8 @@ class ChangeRequestRepository:
         requester_chat_id: int | None = None,
         proposed_starts_at: datetime | None = None,
         proposed_ends_at: datetime | None = None,
+        reason: str | None = None,
+        created_at: datetime | None = None,
     ) -> ChangeRequest:
         request = ChangeRequest(
             appointment_id=appointment_id,
@@ -36,10 +38,13 @@ class ChangeRequestRepository:
             kind=kind,
             proposed_starts_at=proposed_starts_at,
             proposed_ends_at=proposed_ends_at,
+            reason=reason,
             appointment_version=appointment_version,
             status=REQUEST_PENDING,
             expires_at=expires_at,
         )
+        if created_at is not None:
+            request.created_at = created_at
         self._session.add(request)
         await self._session.flush()
         return request
@@ -64,3 +69,27 @@ class ChangeRequestRepository:
             ChangeRequest.expires_at > now,
         )
         return int(await self._session.scalar(statement) or 0)
+
+    async def pending_for_appointment(self, appointment_id: int, now: datetime) -> ChangeRequest | None:
+        """An open (pending, not expired) request about this appointment, if any."""
+        statement = select(ChangeRequest).where(
+            ChangeRequest.appointment_id == appointment_id,
+            ChangeRequest.status == REQUEST_PENDING,
+            ChangeRequest.expires_at > now,
+        )
+        return (await self._session.scalars(statement.limit(1))).first()
+
+    async def pending_since(self, cutoff: datetime, now: datetime) -> list[tuple[ChangeRequest, Appointment, Clinic]]:
+        """Open requests made at or before ``cutoff``, with their appointment and its clinic (oldest first)."""
+        statement = (
+            select(ChangeRequest, Appointment, Clinic)
+            .join(Appointment, Appointment.id == ChangeRequest.appointment_id)
+            .join(Clinic, Clinic.id == Appointment.clinic_id)
+            .where(
+                ChangeRequest.status == REQUEST_PENDING,
+                ChangeRequest.expires_at > now,
+                ChangeRequest.created_at <= cutoff,
+            )
+            .order_by(ChangeRequest.created_at, ChangeRequest.id)
+        )
+        return [(r, a, c) for r, a, c in (await self._session.execute(statement)).all()]

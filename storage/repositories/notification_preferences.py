@@ -25,6 +25,7 @@ class PreferenceFields(TypedDict, total=False):
     silent_routine: bool
     brief_time: time | None
     reminder_lead_minutes: int
+    remind_short_appointments: bool
     timezone: str
 
 
@@ -58,7 +59,7 @@ def _validated(fields: PreferenceFields) -> dict[str, Any]:
             values[name] = _local_time(name, value)
         elif name == "brief_time":
             values[name] = _local_time(name, value, nullable=True)
-        elif name in ("quiet_enabled", "silent_routine"):
+        elif name in ("quiet_enabled", "silent_routine", "remind_short_appointments"):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be a bool")
             values[name] = value

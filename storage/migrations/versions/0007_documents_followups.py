@@ -1,7 +1,7 @@
 """documents follow-ups: no clinic-system rejection reason in stored notifications
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-26
 
 Data only. Up to 0006 a ``document_status`` notification carried the clinic system's rejection
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008"  # after the schedule follow-ups (re-chained at the merge of main)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
