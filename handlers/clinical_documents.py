@@ -19,10 +19,12 @@ from aiogram.utils.i18n import gettext as _
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button, main_menu_keyboard
+from handlers.patient_picker import ask_patient
 from handlers.prescriptions import PIN_LIKE
 from services.clinical_documents import ClinicalDocumentService, Question
 from services.medical_documents import OpenDraft
 from services.patients import PatientLookupService
+from services.schedule.patient_choice import PatientChoiceService
 
 
 class DocAction(StrEnum):
@@ -66,6 +68,10 @@ def drafts_keyboard(drafts: list[OpenDraft]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def pick_button(text: str, patient_id: int) -> InlineKeyboardButton:
+    return _button(text, DocAction.PATIENT, 0, patient_id)
+
+
 def patient_prompt() -> str:
     return _("<b>New medical document</b>\n\nSend the patient's surname or policy number. To stop: /cancel")
 
@@ -100,33 +106,41 @@ def get_router() -> Router:
     async def current(state: FSMContext) -> int:
         return int((await state.get_data()).get("document", 0))
 
-    async def begin(message: Message, state: FSMContext, documents: ClinicalDocumentService, tg: int) -> None:
+    async def begin(
+        message: Message, state: FSMContext, documents: ClinicalDocumentService, tg: int, picker: PatientChoiceService, locale: str
+    ) -> None:
         drafts = await documents.open(tg)
         if drafts:
             await state.clear()
             await message.answer(_("You have unfinished documents:"), reply_markup=drafts_keyboard(drafts))
             return
         await state.set_state(DocFlow.patient)
-        await message.answer(patient_prompt())
+        await ask_patient(message, patient_prompt(), picker, tg, locale, pick_button)
 
     @router.message(Command("document"))
-    async def command(message: Message, state: FSMContext, documents: ClinicalDocumentService) -> None:
+    async def command(
+        message: Message, state: FSMContext, documents: ClinicalDocumentService, patient_picker: PatientChoiceService, locale: str
+    ) -> None:
         assert message.from_user is not None
-        await begin(message, state, documents, message.from_user.id)
+        await begin(message, state, documents, message.from_user.id, patient_picker, locale)
 
     @router.callback_query(MenuCallback.filter(F.action == MenuAction.DOCUMENTS))
-    async def menu_button(query: CallbackQuery, state: FSMContext, documents: ClinicalDocumentService) -> None:
+    async def menu_button(
+        query: CallbackQuery, state: FSMContext, documents: ClinicalDocumentService, patient_picker: PatientChoiceService, locale: str
+    ) -> None:
         await query.answer()
         assert isinstance(query.message, Message)
-        await begin(query.message, state, documents, query.from_user.id)
+        await begin(query.message, state, documents, query.from_user.id, patient_picker, locale)
 
     @router.callback_query(DocCallback.filter(F.action == DocAction.NEW))
-    async def new(query: CallbackQuery, state: FSMContext, documents: ClinicalDocumentService) -> None:
+    async def new(
+        query: CallbackQuery, state: FSMContext, documents: ClinicalDocumentService, patient_picker: PatientChoiceService, locale: str
+    ) -> None:
         await documents.open(query.from_user.id)
         await state.set_state(DocFlow.patient)
         await query.answer()
         assert isinstance(query.message, Message)
-        await query.message.answer(patient_prompt())
+        await ask_patient(query.message, patient_prompt(), patient_picker, query.from_user.id, locale, pick_button)
 
     @router.callback_query(DocCallback.filter(F.action == DocAction.RESUME))
     async def resume(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,

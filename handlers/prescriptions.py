@@ -30,8 +30,10 @@ from handlers import document_status
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button, main_menu_keyboard
+from handlers.patient_picker import ask_patient
 from services.patients import PatientLookupService
 from services.prescriptions import DraftSummary, PaperOnly, PrescriptionService, Review
+from services.schedule.patient_choice import PatientChoiceService
 
 ROUTE_NAMES = {
     "oral": "внутрь",
@@ -203,6 +205,10 @@ def drafts_keyboard(drafts: list[DraftSummary]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def pick_button(text: str, patient_id: int) -> InlineKeyboardButton:
+    return _button(text, RxAction.PATIENT, 0, patient_id)
+
+
 def patient_prompt() -> str:
     return _("<b>New prescription</b>\n\nSend the patient's surname or policy number. To stop: /cancel")
 
@@ -211,33 +217,41 @@ def get_router() -> Router:
     document_status.register()
     router = Router(name="prescriptions")
 
-    async def begin(message: Message, state: FSMContext, rx: PrescriptionService, tg: int) -> None:
+    async def begin(
+        message: Message, state: FSMContext, rx: PrescriptionService, tg: int, picker: PatientChoiceService, locale: str
+    ) -> None:
         drafts = await rx.open(tg)
         if drafts:
             await state.clear()
             await message.answer(_("You have unfinished prescriptions:"), reply_markup=drafts_keyboard(drafts))
             return
         await state.set_state(RxFlow.patient)
-        await message.answer(patient_prompt())
+        await ask_patient(message, patient_prompt(), picker, tg, locale, pick_button)
 
     @router.message(Command("prescription"))
-    async def command(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
+    async def command(
+        message: Message, state: FSMContext, prescriptions: PrescriptionService, patient_picker: PatientChoiceService, locale: str
+    ) -> None:
         assert message.from_user is not None
-        await begin(message, state, prescriptions, message.from_user.id)
+        await begin(message, state, prescriptions, message.from_user.id, patient_picker, locale)
 
     @router.callback_query(MenuCallback.filter(F.action == MenuAction.PRESCRIPTIONS))
-    async def menu_button(query: CallbackQuery, state: FSMContext, prescriptions: PrescriptionService) -> None:
+    async def menu_button(
+        query: CallbackQuery, state: FSMContext, prescriptions: PrescriptionService, patient_picker: PatientChoiceService, locale: str
+    ) -> None:
         await query.answer()
         assert isinstance(query.message, Message)
-        await begin(query.message, state, prescriptions, query.from_user.id)
+        await begin(query.message, state, prescriptions, query.from_user.id, patient_picker, locale)
 
     @router.callback_query(RxCallback.filter(F.action == RxAction.NEW))
-    async def new(query: CallbackQuery, state: FSMContext, prescriptions: PrescriptionService) -> None:
+    async def new(
+        query: CallbackQuery, state: FSMContext, prescriptions: PrescriptionService, patient_picker: PatientChoiceService, locale: str
+    ) -> None:
         await prescriptions.open(query.from_user.id)
         await state.set_state(RxFlow.patient)
         await query.answer()
         assert isinstance(query.message, Message)
-        await query.message.answer(patient_prompt())
+        await ask_patient(query.message, patient_prompt(), patient_picker, query.from_user.id, locale, pick_button)
 
     @router.callback_query(RxCallback.filter(F.action == RxAction.RESUME))
     async def resume(

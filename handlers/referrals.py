@@ -20,10 +20,12 @@ from aiogram.utils.i18n import gettext as _
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button, main_menu_keyboard
+from handlers.patient_picker import ask_patient
 from handlers.prescriptions import PIN_LIKE
 from services.medical_documents import OpenDraft
 from services.patients import PatientLookupService
 from services.referrals import ReferralReview, ReferralService
+from services.schedule.patient_choice import PatientChoiceService
 
 
 class RefAction(StrEnum):
@@ -117,6 +119,10 @@ def drafts_keyboard(drafts: list[OpenDraft]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def pick_button(text: str, patient_id: int) -> InlineKeyboardButton:
+    return _button(text, RefAction.PATIENT, 0, patient_id)
+
+
 def patient_prompt() -> str:
     return _("<b>New referral</b>\n\nSend the patient's surname or policy number. To stop: /cancel")
 
@@ -153,33 +159,41 @@ def get_router() -> Router:
     async def current(state: FSMContext) -> int:
         return int((await state.get_data()).get("ref", 0))
 
-    async def begin(message: Message, state: FSMContext, referrals: ReferralService, tg: int) -> None:
+    async def begin(
+        message: Message, state: FSMContext, referrals: ReferralService, tg: int, picker: PatientChoiceService, locale: str
+    ) -> None:
         drafts = await referrals.open(tg)
         if drafts:
             await state.clear()
             await message.answer(_("You have unfinished referrals:"), reply_markup=drafts_keyboard(drafts))
             return
         await state.set_state(RefFlow.patient)
-        await message.answer(patient_prompt())
+        await ask_patient(message, patient_prompt(), picker, tg, locale, pick_button)
 
     @router.message(Command("referral"))
-    async def command(message: Message, state: FSMContext, referrals: ReferralService) -> None:
+    async def command(
+        message: Message, state: FSMContext, referrals: ReferralService, patient_picker: PatientChoiceService, locale: str
+    ) -> None:
         assert message.from_user is not None
-        await begin(message, state, referrals, message.from_user.id)
+        await begin(message, state, referrals, message.from_user.id, patient_picker, locale)
 
     @router.callback_query(MenuCallback.filter(F.action == MenuAction.REFERRALS))
-    async def menu_button(query: CallbackQuery, state: FSMContext, referrals: ReferralService) -> None:
+    async def menu_button(
+        query: CallbackQuery, state: FSMContext, referrals: ReferralService, patient_picker: PatientChoiceService, locale: str
+    ) -> None:
         await query.answer()
         assert isinstance(query.message, Message)
-        await begin(query.message, state, referrals, query.from_user.id)
+        await begin(query.message, state, referrals, query.from_user.id, patient_picker, locale)
 
     @router.callback_query(RefCallback.filter(F.action == RefAction.NEW))
-    async def new(query: CallbackQuery, state: FSMContext, referrals: ReferralService) -> None:
+    async def new(
+        query: CallbackQuery, state: FSMContext, referrals: ReferralService, patient_picker: PatientChoiceService, locale: str
+    ) -> None:
         await referrals.open(query.from_user.id)
         await state.set_state(RefFlow.patient)
         await query.answer()
         assert isinstance(query.message, Message)
-        await query.message.answer(patient_prompt())
+        await ask_patient(query.message, patient_prompt(), patient_picker, query.from_user.id, locale, pick_button)
 
     @router.callback_query(RefCallback.filter(F.action == RefAction.RESUME))
     async def resume(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,

@@ -29,6 +29,7 @@ from services.reminders import ReminderActions
 from services.schedule.admin_requests import AdminRequestService
 from services.schedule.calendar import CalendarService
 from services.schedule.change_requests import ChangeRequestService
+from services.schedule.patient_choice import PatientChoiceService
 from services.schedule.service import ScheduleService
 from services.schedule.shifts import ShiftService
 from services.signing.documents import LocalKeySigner
@@ -61,6 +62,7 @@ class ServicesMiddleware(BaseMiddleware):
         data["templates"] = TemplateAdminService(uow, access)
         data["audit_query"] = AuditQueryService(uow)
         data["reachability"] = ReachabilityService(uow, access)
+        data["patient_picker"] = PatientChoiceService(uow, cipher, self._policy)
         data["patients"] = PatientLookupService(uow, cipher, index, self._policy)
         data["prescriptions"] = prescriptions = PrescriptionService(uow, cipher, index, data.get("document_signer") or LocalKeySigner(cipher), self._policy)
         data["approvals"] = ApprovalService(prescriptions)
