@@ -119,7 +119,10 @@ def test_certificate_reminders_read_well_in_russian_and_english() -> None:
     text, markup = render_notification(i18n, 7, "document_expiry", {**expiring, "locale": "ru"})
     assert "сертификат специалиста" in text and "Кардиология" in text and "26 декабря 2026" in text and "30" in text
     assert "периодической аккредитацией" in text and "ФРМР" in text and "портфолио" not in text.lower()
-    assert markup is not None and [b.text for b in markup.inline_keyboard[0]] == ["⏰ Отложить на 15 мин", "⏰ на 1 час"]
+    assert markup is not None and [b.text for b in markup.inline_keyboard[0]] == [
+        "⏰ Отложить на 15 мин",
+        "⏰ на 1 час",
+    ]
     text, _ = render_notification(i18n, 7, "document_expiry", {**expiring, "locale": "en"})
     assert "Specialist certificate expires soon" in text and "December 26, 2026" in text
     assert "periodic accreditation" in text and "portfolio" not in text
