@@ -88,6 +88,9 @@ async def test_several_positions_and_the_admin_role(register: RegisterClient) ->
     ]
     assert {p.role for p in petrova.positions} == {"doctor"}
     assert petrova.accreditation_kind == "primary"
+    assert [(c.number, c.specialty, c.valid_until) for c in petrova.certificates] == [
+        ("0177270054321", "Неонатология", date(2027, 1, 31))
+    ]
     volkova = await register.find_by_snils(VOLKOVA_SNILS)
     assert volkova is not None and [p.role for p in volkova.positions] == ["admin"]
 
