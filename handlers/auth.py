@@ -134,6 +134,16 @@ def render_profile(profile: Profile, locale: str) -> str:
             lines.append(_("⚠️ Expired on {date}").format(date=until))
         else:
             lines.append(_("Valid until {date}").format(date=until))
+    if profile.certificates:
+        lines += ["", _("<b>Specialist certificates</b>:")]
+        for certificate in profile.certificates:
+            lines.append(f"• {escape(certificate.specialty)}, № {escape(certificate.number)}")
+            if certificate.valid_until is not None:
+                until = format_date(certificate.valid_until, format="long", locale=locale)
+                if certificate.expired:
+                    lines.append("  " + _("expired on {date}").format(date=until))
+                else:
+                    lines.append("  " + _("valid until {date}").format(date=until))
     if profile.refreshed_at is not None:
         refreshed = format_datetime(profile.refreshed_at, format="short", locale=locale, tzinfo=None)
         lines += ["", _("Updated from Gosuslugi and the register: {moment} (UTC)").format(moment=refreshed)]

@@ -135,6 +135,8 @@ def _render_text(kind: str, payload: dict[str, Any], locale: str) -> str:
         shown = format_date(until, format="long", locale=locale)
         days = int(payload.get("days", 0))
         specialty = escape(str(payload.get("specialty") or "—"))
+        if payload.get("document") == "certificate":
+            return _certificate_expiry_text(specialty, shown, days)
         if days < 0:
             return _(
                 "⚠️ <b>Accreditation has expired</b> ({specialty}): it was valid until {date}. "
@@ -159,6 +161,21 @@ def _render_text(kind: str, payload: dict[str, Any], locale: str) -> str:
     if kind == "announcement":
         return _("📢 <b>Clinic announcement</b>") + "\n\n" + escape(str(payload.get("text", "")))
     return escape(str(payload.get("text", "")))
+
+
+def _certificate_expiry_text(specialty: str, shown: str, days: int) -> str:
+    """A specialist certificate cannot be renewed since 2021: the way on is periodic accreditation."""
+    if days < 0:
+        return _(
+            "⚠️ <b>Specialist certificate has expired</b> ({specialty}): it was valid until {date}. "
+            "Since 2021 certificates are replaced by periodic accreditation: file for accreditation "
+            "in your FRMR personal cabinet."
+        ).format(specialty=specialty, date=shown)
+    return _(
+        "⏳ <b>Specialist certificate expires soon</b> ({specialty}): valid until {date}, days left: {days}. "
+        "Since 2021 certificates are replaced by periodic accreditation: file for accreditation "
+        "in your FRMR personal cabinet before the certificate expires."
+    ).format(specialty=specialty, date=shown, days=days)
 
 
 def reminder_keyboard(notification_id: int) -> InlineKeyboardMarkup:

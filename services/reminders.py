@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from services.audit import AuditService, tg_actor
 from services.errors import N_, DomainError
 from services.uow import UnitOfWork
+from storage.repositories.doctor_certificates import CertificateData, DoctorCertificateRepository
 from storage.repositories.first_shifts import first_shifts_today
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.reminder_targets import ReminderTargetRepository, Target
@@ -35,6 +36,17 @@ def threshold_for(days_left: int) -> int | None:
     """The smallest threshold the document is within: one reminder per threshold, never three at once."""
     within = [t for t in EXPIRY_THRESHOLDS if days_left <= t]
     return min(within) if within else None
+
+
+def superseded(certificate: CertificateData, target: Target, today: date) -> bool:
+    """A valid accreditation in the certificate's specialty replaces it (since 2021 accreditation
+    supersedes certificates), so an expiring certificate then needs nothing from the doctor."""
+    accreditation_until = target.accreditation_valid_until
+    return (
+        accreditation_until is not None
+        and accreditation_until >= today
+        and (target.accreditation_specialty or "").strip().casefold() == certificate.specialty.strip().casefold()
+    )
 
 
 @dataclass(frozen=True)
@@ -66,36 +78,63 @@ class ReminderScans:
         self._sections = BRIEF_SECTIONS if sections is None else sections
 
     async def document_expiry(self, now: datetime) -> int:
-        """Queue reminders for accreditations expiring within 90/30/7 days (or already expired)."""
+        """Queue reminders for accreditations and specialist certificates expiring within 90/30/7
+        days (or already expired). A certificate superseded by a valid accreditation in the same
+        specialty is not reminded of: the doctor no longer needs it."""
         session = self._uow.session
         outbox = OutboxRepository(session)
+        # Local dates are at most a day ahead of UTC: one query covers every zone.
+        certificates = await DoctorCertificateRepository(session).expiring_by(
+            now.date() + timedelta(days=EXPIRY_THRESHOLDS[0] + 1)
+        )
         queued = 0
         for target in await ReminderTargetRepository(session).active_doctors():
-            valid_until = target.accreditation_valid_until
             # A kind switched off is not queued (switching it back on brings the next reminder).
-            if valid_until is None or "document_expiry" in target.disabled_kinds:
+            if "document_expiry" in target.disabled_kinds:
                 continue
             today = now.astimezone(ZoneInfo(target.timezone)).date()
-            days_left = (valid_until - today).days
-            mark = "expired" if days_left < 0 else threshold_for(days_left)
-            if mark is None:
-                continue
             due = max(now, local_moment(today, MORNING, target.timezone))
-            created = await outbox.enqueue(
-                target.chat_id,
-                "document_expiry",
-                f"document_expiry:{target.doctor_id}:accreditation:{valid_until.isoformat()}:{mark}",
-                due,
-                doctor_id=target.doctor_id,
-                payload={
-                    "document": "accreditation",
-                    "specialty": target.accreditation_specialty or "",
-                    "valid_until": valid_until.isoformat(),
-                    "days": days_left,
-                    "locale": target.locale,
-                },
-            )
-            queued += created is not None
+            documents: list[tuple[str, str, str, date]] = []
+            if target.accreditation_valid_until is not None:
+                documents.append(
+                    (
+                        "accreditation",
+                        "accreditation",
+                        target.accreditation_specialty or "",
+                        target.accreditation_valid_until,
+                    )
+                )
+            for certificate in certificates.get(target.doctor_id, []):
+                assert certificate.valid_until is not None
+                if not superseded(certificate, target, today):
+                    documents.append(
+                        (
+                            "certificate",
+                            f"certificate:{certificate.number}",
+                            certificate.specialty,
+                            certificate.valid_until,
+                        )
+                    )
+            for document, key, specialty, valid_until in documents:
+                days_left = (valid_until - today).days
+                mark = "expired" if days_left < 0 else threshold_for(days_left)
+                if mark is None:
+                    continue
+                created = await outbox.enqueue(
+                    target.chat_id,
+                    "document_expiry",
+                    f"document_expiry:{target.doctor_id}:{key}:{valid_until.isoformat()}:{mark}",
+                    due,
+                    doctor_id=target.doctor_id,
+                    payload={
+                        "document": document,
+                        "specialty": specialty,
+                        "valid_until": valid_until.isoformat(),
+                        "days": days_left,
+                        "locale": target.locale,
+                    },
+                )
+                queued += created is not None
         await self._uow.commit()
         return queued
 

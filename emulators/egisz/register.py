@@ -4,7 +4,8 @@ accreditation. ESIA proves identity only; profession comes from here, looked up 
 The default entries are the ESIA personas' people (same names and SNILS, from
 `emulators.common.people`):
 
-* present: ivanov, petrova (two positions), sidorov, smirnov, fedorov, orlova, nikitina, volkova
+* present: ivanov (an expired certificate superseded by accreditation), petrova (two positions,
+  a certificate in a second specialty expiring 2027-01-31), sidorov, smirnov, fedorov, orlova, nikitina, volkova
   (role "admin"), kozlov (accreditation expired), and the namesake of ivanov, who has an entry of
   their own (a surgeon at another clinic) so that a lookup by name instead of SNILS visibly picks
   the wrong person;
@@ -149,6 +150,9 @@ def default_register() -> list[RegisterPerson]:
                 Position(POLYCLINIC_1, "врач-педиатр", "Педиатрия", "doctor", "2021-02-01"),
             ],
             Accreditation("primary", "Педиатрия", "2028-07-15", "7723 071000202"),
+            # A certificate in a second specialty, not superseded by her accreditation: the demo's
+            # expiring-certificate reminder.
+            [Certificate("0177270054321", "Неонатология", "2022-01-31", "2027-01-31")],
         ),
         _entry(
             p["sidorov"],

@@ -27,6 +27,7 @@ from services.uow import UnitOfWork
 from storage.crypto import BlindIndex, FieldCipher
 from storage.models.clinic_role import Role
 from storage.repositories.consents import ConsentRepository
+from storage.repositories.doctor_certificates import CertificateData, DoctorCertificateRepository
 from storage.repositories.doctor_profiles import DoctorProfileRepository, PositionData
 from storage.repositories.doctors import DoctorRepository, doctor_snils_hash
 from storage.repositories.esia_auth_requests import EsiaAuthRequestRepository
@@ -85,6 +86,11 @@ def register_positions(worker: MedicalWorker) -> list[PositionData]:
         )
         for p in worker.positions
     ]
+
+
+def register_certificates(worker: MedicalWorker) -> list[CertificateData]:
+    """The register's specialist certificates as stored rows."""
+    return [CertificateData(c.number, c.specialty, c.valid_until) for c in worker.certificates]
 
 
 def short_name(last_name: str, first_name: str, middle_name: str | None) -> str:
@@ -306,6 +312,7 @@ class LinkService:
             esia_trusted=True,
         )
         await profiles.replace_positions(doctor_id, register_positions(worker))
+        await DoctorCertificateRepository(self._uow.session).replace(doctor_id, register_certificates(worker))
         # Positions in our clinics (matched by the organisation's OID) become clinic roles.
         await sync_clinic_roles(self._uow, doctor_id)
 

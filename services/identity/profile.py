@@ -10,10 +10,11 @@ from services.errors import N_, DomainError
 from services.identity.access import NotLinked
 from services.identity.clinic_roles import sync_clinic_roles
 from services.identity.esia_client import EsiaClient, EsiaError, EsiaUnavailable
-from services.identity.linking import register_positions
+from services.identity.linking import register_certificates, register_positions
 from services.identity.register import RegisterClient, RegisterUnavailable
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
+from storage.repositories.doctor_certificates import DoctorCertificateRepository
 from storage.repositories.doctor_profiles import DoctorProfileRepository
 from storage.repositories.doctors import DoctorRepository
 from storage.repositories.esia_tokens import EsiaTokenRepository
@@ -28,6 +29,17 @@ class ProfilePosition:
 
 
 @dataclass(frozen=True)
+class ProfileCertificate:
+    specialty: str
+    number: str
+    valid_until: date | None
+
+    @property
+    def expired(self) -> bool:
+        return self.valid_until is not None and self.valid_until < datetime.now(UTC).date()
+
+
+@dataclass(frozen=True)
 class Profile:
     full_name: str
     specialty: str | None
@@ -38,6 +50,7 @@ class Profile:
     accreditation_number: str | None
     accreditation_valid_until: date | None
     refreshed_at: datetime | None
+    certificates: tuple[ProfileCertificate, ...] = ()
 
     @property
     def accreditation_expired(self) -> bool:
@@ -68,6 +81,7 @@ class ProfileService:
         doctor = await DoctorRepository(self._uow.session).get(doctor_id)
         assert doctor is not None
         positions = await DoctorProfileRepository(self._uow.session).positions(doctor_id)
+        certificates = await DoctorCertificateRepository(self._uow.session).of_doctor(doctor_id)
         return Profile(
             full_name=" ".join(p for p in (doctor.last_name, doctor.first_name, doctor.middle_name) if p),
             specialty=doctor.specialty,
@@ -78,6 +92,7 @@ class ProfileService:
             accreditation_number=doctor.accreditation_number,
             accreditation_valid_until=doctor.accreditation_valid_until,
             refreshed_at=doctor.profile_refreshed_at,
+            certificates=tuple(ProfileCertificate(c.specialty, c.number, c.valid_until) for c in certificates),
         )
 
     async def refresh(self, telegram_user_id: int) -> Profile:
@@ -100,7 +115,9 @@ class ProfileService:
                 N_("Gosuslugi or the register is not answering right now. Nothing was changed; try again later.")
             ) from exc
         except EsiaError as exc:
-            raise DomainError(N_("Your Gosuslugi session has ended. Sign in again to refresh the data: /login")) from exc
+            raise DomainError(
+                N_("Your Gosuslugi session has ended. Sign in again to refresh the data: /login")
+            ) from exc
         profiles = DoctorProfileRepository(session)
         await profiles.update_profile(
             doctor_id,
@@ -119,6 +136,7 @@ class ProfileService:
                 accreditation_valid_until=worker.accreditation_valid_until,
             )
             await profiles.replace_positions(doctor_id, register_positions(worker))
+            await DoctorCertificateRepository(session).replace(doctor_id, register_certificates(worker))
             await sync_clinic_roles(self._uow, doctor_id)
         await AuditService(self._uow).record(doctor_actor(doctor_id), "profile_refresh", "doctor", doctor_id)
         await self._uow.commit()

@@ -38,6 +38,16 @@ class Position:
 
 
 @dataclass(frozen=True)
+class Certificate:
+    """A specialist certificate (сертификат специалиста); replaced by accreditation since 2021."""
+
+    number: str
+    specialty: str
+    issue_date: date | None
+    valid_until: date | None
+
+
+@dataclass(frozen=True)
 class MedicalWorker:
     register_id: str
     last_name: str
@@ -48,6 +58,7 @@ class MedicalWorker:
     accreditation_specialty: str | None
     accreditation_number: str | None
     accreditation_valid_until: date | None
+    certificates: tuple[Certificate, ...] = ()
 
 
 def normalize_snils(snils: str) -> str:
@@ -116,6 +127,17 @@ class RegisterClient:
                     start_date=_date(item.get("startDate")),
                 )
             )
+        # A certificate without a number or specialty cannot be shown or reminded of: skipped.
+        certificates = tuple(
+            Certificate(
+                number=str(item["number"]),
+                specialty=str(item["specialty"]),
+                issue_date=_date(item.get("issueDate")),
+                valid_until=_date(item.get("validUntil")),
+            )
+            for item in person.get("certificates") or []
+            if item.get("number") and item.get("specialty")
+        )
         accreditation = person.get("accreditation") or {}
         return MedicalWorker(
             register_id=str(person.get("id") or ""),
@@ -127,4 +149,5 @@ class RegisterClient:
             accreditation_specialty=str(accreditation["specialty"]) if accreditation.get("specialty") else None,
             accreditation_number=str(accreditation["number"]) if accreditation.get("number") else None,
             accreditation_valid_until=_date(accreditation.get("validUntil")),
+            certificates=certificates,
         )

@@ -10,6 +10,7 @@ from storage.models.clinic import Clinic
 from storage.models.clinic_role import ClinicRole, Role
 from storage.models.consent import PERSONAL_DATA, Consent
 from storage.models.doctor import Doctor
+from storage.models.doctor_certificate import DoctorCertificate
 from storage.models.doctor_position import DoctorPosition
 from storage.models.doctor_security import DoctorSecurity
 from storage.models.document_template import DocumentTemplate
@@ -66,6 +67,7 @@ __all__ = [
     "ClinicRole",
     "Consent",
     "Doctor",
+    "DoctorCertificate",
     "DoctorPosition",
     "DoctorSecurity",
     "DocumentTemplate",

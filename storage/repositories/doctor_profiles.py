@@ -15,6 +15,7 @@ from storage.models import (
     ClinicRole,
     Consent,
     Doctor,
+    DoctorCertificate,
     DoctorPosition,
     DoctorSecurity,
     EsiaToken,
@@ -115,6 +116,7 @@ class DoctorProfileRepository:
         """
         for model in (
             DoctorPosition,
+            DoctorCertificate,
             Consent,
             DoctorSecurity,
             EsiaToken,

@@ -40,6 +40,8 @@ async def test_a_doctor_links_consents_and_sets_a_pin(stack: Stack, tmp_path: Pa
         stack.telegram.user_sends(DOCTOR, "/profile")
         profile = await stack.telegram.wait_for_message(DOCTOR, lambda m: "Профиль" in m.text, timeout=10)
         assert "Иванов Сергей Александрович" in profile.text
+        # The register's specialist certificate came along with the link (expired in 2024).
+        assert "• Терапия, № 0177180012345\n  истёк 29 марта 2024" in profile.text
 
     # SNILS, tokens and the PIN are nowhere in the database in clear.
     cells: list[str] = []
@@ -54,6 +56,8 @@ async def test_a_doctor_links_consents_and_sets_a_pin(stack: Stack, tmp_path: Pa
     # The PIN as a value of its own; the same four digits inside a timestamp or a hash are chance.
     assert not re.search(r"(?<![0-9a-fA-F])2580(?![0-9a-fA-F])", dump)
     assert "eyJ" not in dump  # no JWT
+    certificates = await raw_rows(stack.database_url, "SELECT number, specialty, valid_until FROM doctor_certificates")
+    assert [tuple(str(cell) for cell in row) for row in certificates] == [("0177180012345", "Терапия", "2024-03-29")]
     ops = [row[0] for row in await raw_rows(stack.database_url, "SELECT operation FROM audit_events ORDER BY id")]
     assert ops[:2] == ["sign_in_started", "link"] and "consent" in ops and "pin_set" in ops
 

@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 
 from emulators.egisz import EgiszEmulator
-from services.identity.register import MedicalWorker, RegisterClient, RegisterUnavailable, normalize_snils
+from services.identity.register import Certificate, MedicalWorker, RegisterClient, RegisterUnavailable, normalize_snils
 
 API_KEY = "medcab-egisz-test-key"
 IVANOV_SNILS = "112-233-445 95"
@@ -72,6 +72,7 @@ async def test_found_with_position_and_accreditation(register: RegisterClient, e
     assert worker.accreditation_specialty == "Терапия"
     assert worker.accreditation_number == "7724 031000101"
     assert worker.accreditation_valid_until == date(2029, 3, 31)
+    assert worker.certificates == (Certificate("0177180012345", "Терапия", date(2019, 3, 29), date(2024, 3, 29)),)
     # The key went along; the SNILS as 11 digits.
     call = egisz.calls.filter("persons")[-1]
     assert call.headers["Authorization"] == f"Bearer {API_KEY}"
@@ -87,6 +88,9 @@ async def test_several_positions_and_the_admin_role(register: RegisterClient) ->
     ]
     assert {p.role for p in petrova.positions} == {"doctor"}
     assert petrova.accreditation_kind == "primary"
+    assert [(c.number, c.specialty, c.valid_until) for c in petrova.certificates] == [
+        ("0177270054321", "Неонатология", date(2027, 1, 31))
+    ]
     volkova = await register.find_by_snils(VOLKOVA_SNILS)
     assert volkova is not None and [p.role for p in volkova.positions] == ["admin"]
 
@@ -243,6 +247,29 @@ async def test_timestamps_are_read_as_dates(fake: tuple[FakeRegister, RegisterCl
     assert worker is not None and worker.accreditation_valid_until == date(2030, 1, 1)
 
 
+async def test_certificates_without_number_or_specialty_are_skipped(
+    fake: tuple[FakeRegister, RegisterClient],
+) -> None:
+    server, register = fake
+    certificates = [
+        {"number": "0177", "specialty": "Кардиология", "issueDate": "2020-05-01", "validUntil": "2025-05-01"},
+        {"number": "", "specialty": "Терапия", "validUntil": "2026-01-01"},
+        {"number": "0178", "validUntil": "2026-01-01"},
+        {"number": "0179", "specialty": "Неврология", "validUntil": "не указано"},
+    ]
+    server.respond = lambda request: web.json_response({"found": True, "person": person(certificates=certificates)})
+    worker = await register.find_by_snils(IVANOV_SNILS)
+    assert worker is not None
+    assert worker.certificates == (
+        Certificate("0177", "Кардиология", date(2020, 5, 1), date(2025, 5, 1)),
+        Certificate("0179", "Неврология", None, None),
+    )
+    # No certificates member at all: none, not a failure.
+    server.respond = lambda request: web.json_response({"found": True, "person": person()})
+    worker = await register.find_by_snils(IVANOV_SNILS)
+    assert worker is not None and worker.certificates == ()
+
+
 async def test_found_false_with_200_is_none(fake: tuple[FakeRegister, RegisterClient]) -> None:
     server, register = fake
     server.respond = lambda request: web.json_response({"found": False, "person": {}})
@@ -255,6 +282,7 @@ async def test_found_false_with_200_is_none(fake: tuple[FakeRegister, RegisterCl
         lambda: web.json_response({"found": True, "person": person(positions=["врач"])}),
         lambda: web.json_response({"found": True, "person": person(accreditation=["periodic"])}),
         lambda: web.json_response({"found": True, "person": person(positions=[{"organization": "ГП 1"}])}),
+        lambda: web.json_response({"found": True, "person": person(certificates=["0177180012345"])}),
         lambda: web.json_response({"found": True}),
         lambda: web.json_response({"found": True, "person": "Иванов"}),
         lambda: web.json_response([{"found": True}]),
@@ -271,6 +299,7 @@ async def test_found_false_with_200_is_none(fake: tuple[FakeRegister, RegisterCl
         "position a string",
         "accreditation a list",
         "organization a string",
+        "certificate a string",
         "no person",
         "person a string",
         "json list",
