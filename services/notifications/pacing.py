@@ -77,9 +77,10 @@ class Rates:
     per_chat_per_second: float = 1.0
     # Back-to-back messages allowed after a lull (GCRA tolerance). Telegram counts per second, so
     # any burst lands in one window with the steady flow: it must fit in what the margin leaves
-    # free (rate × margin per second). None: three quarters of that (the rest absorbs network
-    # jitter), at least 1 — at 500/s that is 7 slots, so a sender that fell 14 ms behind (a GC
-    # pause, a slow commit) catches up instead of losing those slots for good; at 25/s it is 1.
+    # free (rate × margin per second). None: half of that (the other half absorbs network jitter,
+    # also between processes sharing the Redis limiter), at least 1 — at 500/s that is 5 slots, so
+    # a sender that fell 10 ms behind (a GC pause, a slow commit) catches up instead of losing
+    # those slots for good; at 25/s it is 1 (no burst).
     global_burst: int | None = None
     per_chat_burst: int = 2
     margin: float = 0.02
@@ -108,7 +109,7 @@ class Rates:
     def effective_global_burst(self) -> int:
         if self.global_burst is not None:
             return self.global_burst
-        return max(1, math.floor(self.global_per_second * self.margin * 0.75))
+        return max(1, math.floor(self.global_per_second * self.margin / 2))
 
     @property
     def chat_tolerance(self) -> float:
