@@ -19,7 +19,7 @@ from aiogram.utils.i18n import gettext as _
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button, main_menu_keyboard
-from handlers.patient_picker import ask_patient
+from handlers.patient_picker import ask_patient, search_patients
 from handlers.prescriptions import PIN_LIKE
 from services.clinical_documents import ClinicalDocumentService, Question
 from services.medical_documents import OpenDraft
@@ -161,15 +161,7 @@ def get_router() -> Router:
 
     @router.message(StateFilter(DocFlow.patient), magic(F.text & ~F.text.startswith("/")))
     async def patient_search(message: Message, patients: PatientLookupService) -> None:
-        assert message.from_user is not None and message.text is not None
-        result = await patients.search(message.from_user.id, message.text)
-        if not result.cards:
-            await message.answer(_("Nobody found. Check the surname or send the policy number."))
-            return
-        rows = [[_button(card.display_name + (f", {card.age}" if card.age is not None else ""), DocAction.PATIENT,
-                         0, card.patient_id)] for card in result.cards]
-        await message.answer(_("Choose the patient:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
-                             protect_content=True)
+        await search_patients(message, patients, pick_button)
 
     @router.callback_query(DocCallback.filter(F.action == DocAction.PATIENT))
     async def patient_chosen(query: CallbackQuery, callback_data: DocCallback,

@@ -10,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.schedule_ui import hhmm
 from services.errors import DomainError
+from services.patients import PatientLookupService
 from services.schedule.patient_choice import PatientChoices, PatientChoiceService, PatientOption
 
 # At most this many buttons, so the keyboard stays on one phone screen.
@@ -50,3 +51,21 @@ async def ask_patient(
     text = prompt + "\n\n" + _("🕘 — today's appointments, ↩️ — seen recently.")
     # Patient names: a protected message (no forwarding, no saving), as every patient list.
     await message.answer(text, reply_markup=markup, protect_content=True)
+
+
+async def search_patients(
+    message: Message, patients: PatientLookupService, button: Callable[[str, int], InlineKeyboardButton]
+) -> None:
+    """The typed surname or policy number: the matches as buttons (a protected message)."""
+    assert message.from_user is not None and message.text is not None
+    result = await patients.search(message.from_user.id, message.text)
+    if not result.cards:
+        await message.answer(_("Nobody found. Check the surname or send the policy number."))
+        return
+    rows = [
+        [button(card.display_name + (f", {card.age}" if card.age is not None else ""), card.patient_id)]
+        for card in result.cards
+    ]
+    await message.answer(
+        _("Choose the patient:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows), protect_content=True
+    )

@@ -30,7 +30,7 @@ from handlers import document_status
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button, main_menu_keyboard
-from handlers.patient_picker import ask_patient
+from handlers.patient_picker import ask_patient, search_patients
 from services.patients import PatientLookupService
 from services.prescriptions import DraftSummary, PaperOnly, PrescriptionService, Review
 from services.schedule.patient_choice import PatientChoiceService
@@ -274,18 +274,7 @@ def get_router() -> Router:
 
     @router.message(StateFilter(RxFlow.patient), magic(F.text & ~F.text.startswith("/")))
     async def patient_search(message: Message, patients: PatientLookupService) -> None:
-        assert message.from_user is not None and message.text is not None
-        result = await patients.search(message.from_user.id, message.text)
-        if not result.cards:
-            await message.answer(_("Nobody found. Check the surname or send the policy number."))
-            return
-        rows = [
-            [_button(f"{card.display_name}" + (f", {card.age}" if card.age is not None else ""), RxAction.PATIENT,
-                     0, card.patient_id)]
-            for card in result.cards
-        ]
-        await message.answer(_("Choose the patient:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
-                             protect_content=True)
+        await search_patients(message, patients, pick_button)
 
     @router.callback_query(RxCallback.filter(F.action == RxAction.PATIENT))
     async def patient_chosen(
