@@ -9,22 +9,22 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.callbacks import MenuAction, MenuCallback
+from handlers.callbacks import MenuAction
+from handlers.draft_entry import DraftEntry
 from handlers.filters import magic
-from handlers.menu import back_to_menu_button, main_menu_keyboard
-from handlers.patient_picker import ask_patient, search_patients
+from handlers.menu import back_to_menu_button
+from handlers.patient_picker import search_patients
 from handlers.prescriptions import PIN_LIKE
 from services.clinical_documents import ClinicalDocumentService, Question
 from services.medical_documents import OpenDraft
 from services.patients import PatientLookupService
-from services.schedule.patient_choice import PatientChoiceService
 
 
 class DocAction(StrEnum):
@@ -106,41 +106,16 @@ def get_router() -> Router:
     async def current(state: FSMContext) -> int:
         return int((await state.get_data()).get("document", 0))
 
-    async def begin(
-        message: Message, state: FSMContext, documents: ClinicalDocumentService, tg: int, picker: PatientChoiceService, locale: str
-    ) -> None:
-        drafts = await documents.open(tg)
-        if drafts:
-            await state.clear()
-            await message.answer(_("You have unfinished documents:"), reply_markup=drafts_keyboard(drafts))
-            return
-        await state.set_state(DocFlow.patient)
-        await ask_patient(message, patient_prompt(), picker, tg, locale, pick_button)
-
-    @router.message(Command("document"))
-    async def command(
-        message: Message, state: FSMContext, documents: ClinicalDocumentService, patient_picker: PatientChoiceService, locale: str
-    ) -> None:
-        assert message.from_user is not None
-        await begin(message, state, documents, message.from_user.id, patient_picker, locale)
-
-    @router.callback_query(MenuCallback.filter(F.action == MenuAction.DOCUMENTS))
-    async def menu_button(
-        query: CallbackQuery, state: FSMContext, documents: ClinicalDocumentService, patient_picker: PatientChoiceService, locale: str
-    ) -> None:
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await begin(query.message, state, documents, query.from_user.id, patient_picker, locale)
-
-    @router.callback_query(DocCallback.filter(F.action == DocAction.NEW))
-    async def new(
-        query: CallbackQuery, state: FSMContext, documents: ClinicalDocumentService, patient_picker: PatientChoiceService, locale: str
-    ) -> None:
-        await documents.open(query.from_user.id)
-        await state.set_state(DocFlow.patient)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await ask_patient(query.message, patient_prompt(), patient_picker, query.from_user.id, locale, pick_button)
+    DraftEntry(
+        command="document",
+        menu_action=MenuAction.DOCUMENTS,
+        service="documents",
+        patient_state=DocFlow.patient,
+        unfinished=lambda: _("You have unfinished documents:"),
+        drafts_keyboard=drafts_keyboard,
+        patient_prompt=patient_prompt,
+        pick_button=pick_button,
+    ).register(router, DocCallback.filter(F.action == DocAction.NEW), DocCallback.filter(F.action == DocAction.DISCARD))
 
     @router.callback_query(DocCallback.filter(F.action == DocAction.RESUME))
     async def resume(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
@@ -149,15 +124,6 @@ def get_router() -> Router:
         await query.answer()
         assert isinstance(query.message, Message)
         await show(query.message, state, documents, query.from_user.id, callback_data.doc, question)
-
-    @router.callback_query(DocCallback.filter(F.action == DocAction.DISCARD))
-    async def discard(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
-                      documents: ClinicalDocumentService) -> None:
-        await documents.discard(query.from_user.id, callback_data.doc)
-        await state.clear()
-        await query.answer(_("Draft deleted."))
-        assert isinstance(query.message, Message)
-        await query.message.answer(_("Choose what to do:"), reply_markup=main_menu_keyboard())
 
     @router.message(StateFilter(DocFlow.patient), magic(F.text & ~F.text.startswith("/")))
     async def patient_search(message: Message, patients: PatientLookupService) -> None:

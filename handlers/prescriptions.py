@@ -13,7 +13,7 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -27,13 +27,13 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 
 from handlers import document_status
-from handlers.callbacks import MenuAction, MenuCallback
+from handlers.callbacks import MenuAction
+from handlers.draft_entry import DraftEntry
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button, main_menu_keyboard
-from handlers.patient_picker import ask_patient, search_patients
+from handlers.patient_picker import search_patients
 from services.patients import PatientLookupService
 from services.prescriptions import DraftSummary, PaperOnly, PrescriptionService, Review
-from services.schedule.patient_choice import PatientChoiceService
 
 ROUTE_NAMES = {
     "oral": "внутрь",
@@ -217,41 +217,16 @@ def get_router() -> Router:
     document_status.register()
     router = Router(name="prescriptions")
 
-    async def begin(
-        message: Message, state: FSMContext, rx: PrescriptionService, tg: int, picker: PatientChoiceService, locale: str
-    ) -> None:
-        drafts = await rx.open(tg)
-        if drafts:
-            await state.clear()
-            await message.answer(_("You have unfinished prescriptions:"), reply_markup=drafts_keyboard(drafts))
-            return
-        await state.set_state(RxFlow.patient)
-        await ask_patient(message, patient_prompt(), picker, tg, locale, pick_button)
-
-    @router.message(Command("prescription"))
-    async def command(
-        message: Message, state: FSMContext, prescriptions: PrescriptionService, patient_picker: PatientChoiceService, locale: str
-    ) -> None:
-        assert message.from_user is not None
-        await begin(message, state, prescriptions, message.from_user.id, patient_picker, locale)
-
-    @router.callback_query(MenuCallback.filter(F.action == MenuAction.PRESCRIPTIONS))
-    async def menu_button(
-        query: CallbackQuery, state: FSMContext, prescriptions: PrescriptionService, patient_picker: PatientChoiceService, locale: str
-    ) -> None:
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await begin(query.message, state, prescriptions, query.from_user.id, patient_picker, locale)
-
-    @router.callback_query(RxCallback.filter(F.action == RxAction.NEW))
-    async def new(
-        query: CallbackQuery, state: FSMContext, prescriptions: PrescriptionService, patient_picker: PatientChoiceService, locale: str
-    ) -> None:
-        await prescriptions.open(query.from_user.id)
-        await state.set_state(RxFlow.patient)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await ask_patient(query.message, patient_prompt(), patient_picker, query.from_user.id, locale, pick_button)
+    DraftEntry(
+        command="prescription",
+        menu_action=MenuAction.PRESCRIPTIONS,
+        service="prescriptions",
+        patient_state=RxFlow.patient,
+        unfinished=lambda: _("You have unfinished prescriptions:"),
+        drafts_keyboard=drafts_keyboard,
+        patient_prompt=patient_prompt,
+        pick_button=pick_button,
+    ).register(router, RxCallback.filter(F.action == RxAction.NEW), RxCallback.filter(F.action == RxAction.DISCARD))
 
     @router.callback_query(RxCallback.filter(F.action == RxAction.RESUME))
     async def resume(
@@ -261,16 +236,6 @@ def get_router() -> Router:
         await query.answer()
         assert isinstance(query.message, Message)
         await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, step)
-
-    @router.callback_query(RxCallback.filter(F.action == RxAction.DISCARD))
-    async def discard(
-        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
-    ) -> None:
-        await prescriptions.discard(query.from_user.id, callback_data.doc)
-        await state.clear()
-        await query.answer(_("Draft deleted."))
-        assert isinstance(query.message, Message)
-        await query.message.answer(_("Choose what to do:"), reply_markup=main_menu_keyboard())
 
     @router.message(StateFilter(RxFlow.patient), magic(F.text & ~F.text.startswith("/")))
     async def patient_search(message: Message, patients: PatientLookupService) -> None:

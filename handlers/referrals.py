@@ -10,22 +10,22 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.callbacks import MenuAction, MenuCallback
+from handlers.callbacks import MenuAction
+from handlers.draft_entry import DraftEntry
 from handlers.filters import magic
-from handlers.menu import back_to_menu_button, main_menu_keyboard
-from handlers.patient_picker import ask_patient, search_patients
+from handlers.menu import back_to_menu_button
+from handlers.patient_picker import search_patients
 from handlers.prescriptions import PIN_LIKE
 from services.medical_documents import OpenDraft
 from services.patients import PatientLookupService
 from services.referrals import ReferralReview, ReferralService
-from services.schedule.patient_choice import PatientChoiceService
 
 
 class RefAction(StrEnum):
@@ -159,41 +159,16 @@ def get_router() -> Router:
     async def current(state: FSMContext) -> int:
         return int((await state.get_data()).get("ref", 0))
 
-    async def begin(
-        message: Message, state: FSMContext, referrals: ReferralService, tg: int, picker: PatientChoiceService, locale: str
-    ) -> None:
-        drafts = await referrals.open(tg)
-        if drafts:
-            await state.clear()
-            await message.answer(_("You have unfinished referrals:"), reply_markup=drafts_keyboard(drafts))
-            return
-        await state.set_state(RefFlow.patient)
-        await ask_patient(message, patient_prompt(), picker, tg, locale, pick_button)
-
-    @router.message(Command("referral"))
-    async def command(
-        message: Message, state: FSMContext, referrals: ReferralService, patient_picker: PatientChoiceService, locale: str
-    ) -> None:
-        assert message.from_user is not None
-        await begin(message, state, referrals, message.from_user.id, patient_picker, locale)
-
-    @router.callback_query(MenuCallback.filter(F.action == MenuAction.REFERRALS))
-    async def menu_button(
-        query: CallbackQuery, state: FSMContext, referrals: ReferralService, patient_picker: PatientChoiceService, locale: str
-    ) -> None:
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await begin(query.message, state, referrals, query.from_user.id, patient_picker, locale)
-
-    @router.callback_query(RefCallback.filter(F.action == RefAction.NEW))
-    async def new(
-        query: CallbackQuery, state: FSMContext, referrals: ReferralService, patient_picker: PatientChoiceService, locale: str
-    ) -> None:
-        await referrals.open(query.from_user.id)
-        await state.set_state(RefFlow.patient)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await ask_patient(query.message, patient_prompt(), patient_picker, query.from_user.id, locale, pick_button)
+    DraftEntry(
+        command="referral",
+        menu_action=MenuAction.REFERRALS,
+        service="referrals",
+        patient_state=RefFlow.patient,
+        unfinished=lambda: _("You have unfinished referrals:"),
+        drafts_keyboard=drafts_keyboard,
+        patient_prompt=patient_prompt,
+        pick_button=pick_button,
+    ).register(router, RefCallback.filter(F.action == RefAction.NEW), RefCallback.filter(F.action == RefAction.DISCARD))
 
     @router.callback_query(RefCallback.filter(F.action == RefAction.RESUME))
     async def resume(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
@@ -202,15 +177,6 @@ def get_router() -> Router:
         await query.answer()
         assert isinstance(query.message, Message)
         await show_step(query.message, state, referrals, query.from_user.id, callback_data.doc, step)
-
-    @router.callback_query(RefCallback.filter(F.action == RefAction.DISCARD))
-    async def discard(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
-                      referrals: ReferralService) -> None:
-        await referrals.discard(query.from_user.id, callback_data.doc)
-        await state.clear()
-        await query.answer(_("Draft deleted."))
-        assert isinstance(query.message, Message)
-        await query.message.answer(_("Choose what to do:"), reply_markup=main_menu_keyboard())
 
     @router.message(StateFilter(RefFlow.patient), magic(F.text & ~F.text.startswith("/")))
     async def patient_search(message: Message, patients: PatientLookupService) -> None:
