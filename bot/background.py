@@ -33,11 +33,13 @@ logger = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 25.0
 
 
-def _scan(runtime: Runtime, name: str, work: Callable[[ReminderScans, datetime], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
+def _scan(runtime: Runtime, name: str, work: Callable[[UnitOfWork, datetime], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
+    """A producer run in its own unit of work; logs how many notifications it queued."""
+
     async def job() -> None:
         try:
             async with UnitOfWork(runtime.session_maker) as uow:
-                queued = await work(ReminderScans(uow), datetime.now(UTC))
+                queued = await work(uow, datetime.now(UTC))
             if queued:
                 logger.info("%s: %d notifications queued", name, queued)
         except Exception:
@@ -85,23 +87,6 @@ class ProgressReporter:
             logger.exception("announcement progress failed")
 
 
-def _appointment_reminder_scan(
-    runtime: Runtime,
-    name: str = "appointment reminder scan",
-    work: Callable[[UnitOfWork, datetime], Awaitable[int]] = appointment_reminders,
-) -> Callable[[], Awaitable[None]]:
-    async def job() -> None:
-        try:
-            async with UnitOfWork(runtime.session_maker) as uow:
-                queued = await work(uow, datetime.now(UTC))
-            if queued:
-                logger.info("%s: %d notifications queued", name, queued)
-        except Exception:
-            logger.exception("%s failed", name)
-
-    return job
-
-
 @asynccontextmanager
 async def background_jobs(runtime: Runtime) -> AsyncIterator[DeliveryService]:
     i18n = runtime.i18n
@@ -111,8 +96,8 @@ async def background_jobs(runtime: Runtime) -> AsyncIterator[DeliveryService]:
 
     limiter = build_limiter(runtime.settings.notifications, runtime.redis)
     service = DeliveryService(runtime.session_maker, AiogramTransport(runtime.bot, render), limiter)  # type: ignore[arg-type]
-    expiry = _scan(runtime, "document expiry scan", lambda scans, now: scans.document_expiry(now))
-    briefs = _scan(runtime, "morning brief scan", lambda scans, now: scans.morning_briefs(now))
+    expiry = _scan(runtime, "document expiry scan", lambda uow, now: ReminderScans(uow).document_expiry(now))
+    briefs = _scan(runtime, "morning brief scan", lambda uow, now: ReminderScans(uow).morning_briefs(now))
     running = RunningJobs()
     scheduler = build_scheduler(
         "UTC",
@@ -120,9 +105,12 @@ async def background_jobs(runtime: Runtime) -> AsyncIterator[DeliveryService]:
         {
             "reminders.document_expiry": (expiry, IntervalTrigger(minutes=30)),
             "reminders.morning_brief": (briefs, IntervalTrigger(minutes=5)),
-            "reminders.appointments": (_appointment_reminder_scan(runtime), IntervalTrigger(minutes=1)),
+            "reminders.appointments": (
+                _scan(runtime, "appointment reminder scan", appointment_reminders),
+                IntervalTrigger(minutes=1),
+            ),
             "reminders.change_requests": (
-                _appointment_reminder_scan(runtime, "change request reminder scan", change_request_reminders),
+                _scan(runtime, "change request reminder scan", change_request_reminders),
                 IntervalTrigger(minutes=5),
             ),
             "announcements.progress": (ProgressReporter(runtime), IntervalTrigger(seconds=2)),
@@ -130,10 +118,12 @@ async def background_jobs(runtime: Runtime) -> AsyncIterator[DeliveryService]:
         },
         running=running,
     )
-    # The scans also run once at start, so a restart does not wait half an hour for them.
-    await expiry()
-    await briefs()
     scheduler.start()
+    # The slow scans also fire right away (in the scheduler, not before the bot is ready), so a
+    # restart does not wait half an hour for them.
+    now = datetime.now(UTC)
+    for job_id in ("reminders.document_expiry", "reminders.morning_brief"):
+        scheduler.modify_job(job_id, next_run_time=now)
     try:
         yield service
     finally:
