@@ -150,10 +150,8 @@ def _render_text(kind: str, payload: dict[str, Any], locale: str) -> str:
         day = format_date(date.fromisoformat(str(payload["date"])), format="full", locale=locale)
         lines = [_("☀️ <b>Good morning!</b> Your brief for {date}:").format(date=day), ""]
         for line in payload.get("lines") or []:
-            section = str(line.get("section"))
-            if section == "accreditation":
-                lines.append(_("• Accreditation: days left {days}").format(days=int(line.get("days", 0))))
-            elif section in BRIEF_LINE_RENDERERS and (shown_line := BRIEF_LINE_RENDERERS[section](line, locale)):
+            render_line = BRIEF_LINE_RENDERERS.get(str(line.get("section")))
+            if render_line is not None and (shown_line := render_line(line, locale)):
                 lines.append(shown_line)
         if len(lines) == 2:
             lines.append(_("Nothing needs your attention. Have a good day!"))
@@ -161,6 +159,13 @@ def _render_text(kind: str, payload: dict[str, Any], locale: str) -> str:
     if kind == "announcement":
         return _("📢 <b>Clinic announcement</b>") + "\n\n" + escape(str(payload.get("text", "")))
     return escape(str(payload.get("text", "")))
+
+
+def _accreditation_line(line: dict[str, Any], locale: str) -> str:
+    return _("• Accreditation: days left {days}").format(days=int(line.get("days", 0)))
+
+
+register_brief_line("accreditation", _accreditation_line)
 
 
 def _certificate_expiry_text(specialty: str, shown: str, days: int) -> str:
