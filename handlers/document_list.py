@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 
 from handlers.clinical_documents import DocAction, DocCallback
-from handlers.document_status import MyDocumentsCallback
+from handlers.document_status import MyDocumentsCallback, kind_name
 from handlers.prescriptions import RxAction, RxCallback
 from handlers.referrals import RefAction, RefCallback
 from services.medical_documents import DocumentStatusService, StatusLine
@@ -33,10 +33,6 @@ def status_name(status: str) -> str:
         "accepted": _("✅ accepted"),
         "rejected": _("❌ rejected"),
     }.get(status, status)
-
-
-def kind_name(kind: str) -> str:
-    return {"prescription": _("Prescription"), "referral": _("Referral")}.get(kind, _("Document"))
 
 
 def render_line(line: StatusLine) -> str:

@@ -20,12 +20,12 @@ def open_button() -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_("📄 My documents"), callback_data=MyDocumentsCallback().pack())
 
 
-def _kind_name(kind: str) -> str:
+def kind_name(kind: str) -> str:
     return {"prescription": _("Prescription"), "referral": _("Referral")}.get(kind, _("Document"))
 
 
 def render_status(payload: dict[str, Any], locale: str) -> str:
-    what = _kind_name(str(payload.get("kind")))
+    what = kind_name(str(payload.get("kind")))
     number = int(payload.get("document_id", 0))
     if payload.get("status") == "accepted":
         return _("✅ {what} № {number} is accepted by the clinic system.").format(what=what, number=number)

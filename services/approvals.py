@@ -211,9 +211,11 @@ class ApprovalService:
             raise DomainError(N_("The reason is too long: at most {limit} characters."), limit=MAX_REASON)
         scope = await self._core.scope(telegram_user_id, "approval_reject")
         record = await self._core.own(scope, document_id, "approval_reject")
-        if record.author not in QUEUE_AUTHORS or record.status != DRAFT:
+        if record.kind != PRESCRIPTION or record.author not in QUEUE_AUTHORS or record.status != DRAFT:
             raise NotADraft()
-        await self._core.documents.set_status(document_id, REJECTED, expected=[DRAFT], reason=reason)
+        # Signed (or rejected) by another press between our read and this write: nothing changes.
+        if not await self._core.documents.set_status(document_id, REJECTED, expected=[DRAFT], reason=reason):
+            raise NotADraft()
         await AuditService(self._uow).record(
             doctor_actor(scope.doctor_id), "approval_reject", "medical_document", document_id
         )

@@ -173,7 +173,12 @@ class ClinicExchange:
         async with self._http.get(url, headers=self._headers(), timeout=self._timeout) as response:
             if response.status != 200:
                 return "retry", f"HTTP {response.status} polling the task"
-            task = await response.json(content_type=None)
+            try:
+                task = await response.json(content_type=None)
+            except ValueError:
+                return "retry", "malformed task (not JSON)"
+        if not isinstance(task, dict):
+            return "retry", "malformed task (not an object)"
         status = str(task.get("status", ""))
         if status == "completed":
             return ACCEPTED, ""

@@ -180,7 +180,8 @@ class ClinicalDocumentService:
     async def back(self, telegram_user_id: int, document_id: int) -> Question | None:
         record = await self._draft(telegram_user_id, document_id)
         step = max(int(record.step or 0) - 1, 0)
-        await self._core.documents.update_draft(document_id, record.draft, str(step))
+        if not await self._core.documents.update_draft(document_id, record.draft, str(step)):
+            raise NotADraft()
         following = self._question(await self._draft(telegram_user_id, document_id))
         await self._uow.commit()
         return following

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
@@ -40,6 +39,11 @@ class SigningServiceDown(DomainError):
 class NotADraft(DomainError):
     def __init__(self) -> None:
         super().__init__(N_("This document is already signed and cannot be changed. Make a corrected version."))
+
+
+class DraftClosed(DomainError):
+    def __init__(self) -> None:
+        super().__init__(N_("This draft was deleted or rejected: it can no longer be signed."))
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,8 @@ class DocumentCore:
     ) -> SignOutcome:
         """Render the exact bytes, sign them detached, store both; one signature however often called."""
         if record.status != DRAFT:
+            if record.content is None:  # discarded or rejected, never signed
+                raise DraftClosed()
             return SignOutcome(record.id, signed_now=False)
         signed_at = self.now()
         data, content_type = await render(record, signed_at)
@@ -190,7 +196,7 @@ class DocumentCore:
             doctor_id=record.doctor_id,
             clinic_id=record.clinic_id,
             patient_id=record.patient_id,
-            author="doctor",
+            author=BY_DOCTOR,
             draft=dict(record.draft),
             step=step,
             previous_id=record.id,
@@ -218,10 +224,6 @@ async def verify_document(uow: UnitOfWork, cipher: FieldCipher, document_id: int
     """For ``python -m bot documents verify ID``: None if there is no such document."""
     record = await MedicalDocumentRepository(uow.session, cipher).get(document_id)
     return None if record is None else verify_record(record)
-
-
-def draft_value(record: DocumentRecord, key: str, default: Any = None) -> Any:
-    return record.draft.get(key, default)
 
 
 @dataclass(frozen=True)

@@ -192,13 +192,7 @@ class PrescriptionService:
         return record.step or "drug"
 
     async def discard(self, telegram_user_id: int, document_id: int) -> None:
-        scope = await self._core.scope(telegram_user_id, "prescription_discard", fresh=False)
-        await self._draft(scope, document_id, "prescription_discard")
-        await self._core.documents.set_status(document_id, "discarded", expected=[DRAFT])
-        await AuditService(self._uow).record(
-            doctor_actor(scope.doctor_id), "prescription_discard", "medical_document", document_id
-        )
-        await self._uow.commit()
+        await self._core.discard_draft(telegram_user_id, document_id, PRESCRIPTION, "prescription_discard")
 
     async def _draft(self, scope: DoctorScope, document_id: int, operation: str) -> DocumentRecord:
         record = await self._core.own(scope, document_id, operation)
@@ -221,7 +215,8 @@ class PrescriptionService:
         record = await self._draft(scope, document_id, "prescription_edit")
         index = STEPS.index(record.step) if record.step in STEPS else 0
         step = STEPS[max(index - 1, 0)]
-        await self._core.documents.update_draft(document_id, record.draft, step)
+        if not await self._core.documents.update_draft(document_id, record.draft, step):
+            raise NotADraft()
         await self._uow.commit()
         return step
 

@@ -119,7 +119,8 @@ class ReferralService:
         _scope, record = await self._draft(telegram_user_id, document_id)
         index = STEPS.index(record.step) if record.step in STEPS else 0
         step = STEPS[max(index - 1, 0)]
-        await self._core.documents.update_draft(document_id, record.draft, step)
+        if not await self._core.documents.update_draft(document_id, record.draft, step):
+            raise NotADraft()
         await self._uow.commit()
         return step
 

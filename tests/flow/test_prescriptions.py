@@ -303,3 +303,19 @@ async def test_correction_is_a_new_version_and_the_signed_one_stays(rxflow: Flow
     # The signed version cannot be edited through the service.
     await press(rxflow, RxCallback(action=RxAction.FREQUENCY, doc=doc, arg="3").pack())
     assert "уже подписан" in alert(rxflow)
+
+
+async def test_a_deleted_draft_cannot_be_signed_with_an_old_button(rxflow: Flow, crypto: Crypto) -> None:
+    await world(rxflow, crypto)
+    await doctor(rxflow)
+    doc = await to_review(rxflow)
+    sign = button(rxflow, RxAction.SIGN)
+    await press(rxflow, RxCallback(action=RxAction.DISCARD, doc=doc).pack())
+    await press(rxflow, sign)
+    await rxflow.feed(updates.message("2580", user_id=DOCTOR_TG))
+    said = " ".join(rxflow.session.texts()) + " ".join(str(a.text) for a in rxflow.session.sent(AnswerCallbackQuery))
+    assert "удалён или отклонён" in said
+    async with rxflow.engine.connect() as conn:
+        statuses = (await conn.execute(text("SELECT status FROM medical_documents"))).scalars().all()
+    assert statuses == ["discarded"]
+    assert ("prescription_sign", "ok") not in await audit_ops(rxflow)
