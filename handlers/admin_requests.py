@@ -19,10 +19,9 @@ from babel.dates import format_date
 
 from handlers.menu import back_to_menu_button
 from handlers.render import edit_or_send
-from handlers.schedule_ui import REASON_NAMES, hhmm, when
-from services.errors import N_, DomainError
-from services.schedule.admin_requests import REASONS, AdminAppointment, AdminRequestService
-from storage.models.change_request import REQUEST_CANCEL, REQUEST_MOVE
+from handlers.schedule_ui import REASON_NAMES, button_moment, hhmm, stale_button, when
+from services.schedule.admin_requests import AdminAppointment, AdminRequestService
+from storage.models.change_request import REASONS, REQUEST_CANCEL, REQUEST_MOVE
 
 DAY_BUTTONS = 7
 
@@ -50,10 +49,6 @@ class AdminRequestCallback(CallbackData, prefix="ar"):
 
 def _button(text: str, **fields: object) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=AdminRequestCallback(**fields).pack())
-
-
-def _stale() -> DomainError:
-    return DomainError(N_("This button is out of date. Open the menu again: /start"))
 
 
 def start_button() -> InlineKeyboardButton:
@@ -110,7 +105,7 @@ def get_router() -> Router:
     @router.callback_query(AdminRequestCallback.filter(F.step == AdminStep.DAY))
     async def day(query: CallbackQuery, callback_data: AdminRequestCallback, admin_requests: AdminRequestService, locale: str) -> None:
         if not 0 < callback_data.day <= date.max.toordinal():
-            raise _stale()
+            raise stale_button()
         chosen = date.fromordinal(callback_data.day)
         found = await admin_requests.day(query.from_user.id, callback_data.clinic, callback_data.id, chosen)
         buttons = [
@@ -160,7 +155,7 @@ def get_router() -> Router:
         found = await admin_requests.appointment(query.from_user.id, callback_data.id)
         ts = callback_data.ts if callback_data.step is AdminStep.SLOT else 0
         if callback_data.step is AdminStep.SLOT and ts <= 0:
-            raise _stale()
+            raise stale_button()
         rows = [
             [_button(_capitalized(_(REASON_NAMES[code])), step=AdminStep.REASON, id=found.id, ts=ts, reason=code)] for code in REASONS
         ]
@@ -171,11 +166,11 @@ def get_router() -> Router:
     @router.callback_query(AdminRequestCallback.filter(F.step == AdminStep.REASON))
     async def confirm(query: CallbackQuery, callback_data: AdminRequestCallback, admin_requests: AdminRequestService, locale: str) -> None:
         if callback_data.reason not in REASONS:
-            raise _stale()
+            raise stale_button()
         found = await admin_requests.appointment(query.from_user.id, callback_data.id)
         if callback_data.ts:
             ask = _("Ask the doctor to move it to <b>{when}</b>.").format(
-                when=when(datetime.fromtimestamp(callback_data.ts, UTC), found.clinic.timezone, locale)
+                when=when(button_moment(callback_data.ts), found.clinic.timezone, locale)
             )
         else:
             ask = _("Ask the doctor to <b>cancel</b> it.")
@@ -198,7 +193,7 @@ def get_router() -> Router:
             callback_data.id,
             kind=REQUEST_MOVE if callback_data.ts else REQUEST_CANCEL,
             reason=callback_data.reason,
-            proposed_starts_at=datetime.fromtimestamp(callback_data.ts, UTC) if callback_data.ts else None,
+            proposed_starts_at=button_moment(callback_data.ts) if callback_data.ts else None,
         )
         text = _("Request No. {id} has been sent to the doctor. Their decision will come to this chat.").format(id=request_id)
         await edit_or_send(query, text, InlineKeyboardMarkup(inline_keyboard=[[back_to_menu_button()]]))

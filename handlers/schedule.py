@@ -8,7 +8,7 @@ and audited) and that it has not changed since the button was made.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
@@ -37,6 +37,8 @@ from handlers.schedule_ui import (
     TodayCallback,
     WeekCallback,
     brief_button,
+    button_day,
+    button_moment,
     card_keyboard,
     card_text,
     change_request_keyboard,
@@ -56,7 +58,7 @@ from handlers.schedule_ui import (
 )
 from services.errors import N_, DomainError
 from services.schedule import notifications as schedule_notifications
-from services.schedule.calendar import CalendarService
+from services.schedule.calendar import FEED_PATH, CalendarService
 from services.schedule.change_requests import ChangeRequestService
 from services.schedule.dates import parse_day
 from services.schedule.service import AppointmentView, Cancelled, ScheduleService, Stale
@@ -80,25 +82,6 @@ class DayInput(StatesGroup):
     """The month calendar is open: a typed date jumps to that day."""
 
     date = State()
-
-
-def _stale_button() -> DomainError:
-    return DomainError(N_("This button is out of date. Open the menu again: /start"))
-
-
-def _moment(timestamp: int) -> datetime:
-    """A slot's start from a button; a forged number is an out-of-date button, not a crash."""
-    try:
-        return datetime.fromtimestamp(timestamp, tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        raise _stale_button() from None
-
-
-def _day(ordinal: int) -> date:
-    try:
-        return date.fromordinal(ordinal)
-    except (ValueError, OverflowError):
-        raise _stale_button() from None
 
 
 def _query_chat(query: CallbackQuery) -> int:
@@ -157,7 +140,7 @@ def get_router() -> Router:
     async def day_button(query: CallbackQuery, callback_data: DayCallback, schedule: ScheduleService, locale: str) -> None:
         try:
             day = date.fromordinal(callback_data.day) if callback_data.day > 0 else None
-        except ValueError:
+        except (ValueError, OverflowError):
             day = None  # a forged ordinal: today instead
         await _show_day(query, schedule, locale, day, callback_data.clinic or None)
 
@@ -165,7 +148,7 @@ def get_router() -> Router:
     async def week_button(query: CallbackQuery, callback_data: WeekCallback, schedule: ScheduleService, locale: str) -> None:
         try:
             start = date.fromordinal(callback_data.day)
-        except ValueError:
+        except (ValueError, OverflowError):
             start = None
         view = await schedule.week(query.from_user.id, start, callback_data.clinic or None)
         await edit_or_send(query, week_text(view, locale), week_keyboard(view, locale))
@@ -295,7 +278,7 @@ def get_router() -> Router:
 
     @router.callback_query(MoveCallback.filter())
     async def move(query: CallbackQuery, callback_data: MoveCallback, schedule: ScheduleService, locale: str) -> None:
-        starts_at = _moment(callback_data.ts)
+        starts_at = button_moment(callback_data.ts)
         try:
             moved = await schedule.reschedule(query.from_user.id, callback_data.id, callback_data.v, starts_at)
         except Stale:
@@ -418,7 +401,7 @@ def get_router() -> Router:
         query: CallbackQuery, callback_data: BookCallback, state: FSMContext, schedule: ScheduleService, locale: str
     ) -> None:
         if isinstance(query.message, Message):
-            await _offer_day(query.message, query.from_user.id, state, schedule, _day(callback_data.value), locale)
+            await _offer_day(query.message, query.from_user.id, state, schedule, button_day(callback_data.value), locale)
         await query.answer()
 
     @router.message(StateFilter(Booking.day), magic(F.text & ~F.text.startswith("/")))
@@ -434,7 +417,7 @@ def get_router() -> Router:
     ) -> None:
         data = await state.get_data()
         view = await schedule.book(
-            query.from_user.id, int(data["clinic"]), int(data["patient"]), _moment(callback_data.value)
+            query.from_user.id, int(data["clinic"]), int(data["patient"]), button_moment(callback_data.value)
         )
         await state.clear()
         await show_protected(query, _("✅ Booked.") + "\n\n" + card_text(view, locale), card_keyboard(view))
@@ -500,7 +483,7 @@ def get_router() -> Router:
     async def counter(
         query: CallbackQuery, callback_data: CounterCallback, change_requests: ChangeRequestService, locale: str
     ) -> None:
-        decision = await change_requests.counter(query.from_user.id, callback_data.id, _moment(callback_data.ts))
+        decision = await change_requests.counter(query.from_user.id, callback_data.id, button_moment(callback_data.ts))
         await _close_request(
             query, _("🕑 You proposed {when}; the requester has been told.").format(when=when(decision.starts_at, decision.timezone, locale))
         )
@@ -516,7 +499,7 @@ def get_router() -> Router:
     @router.callback_query(FeedCallback.filter(F.action == FeedAction.NEW))
     async def calendar_new(query: CallbackQuery, calendar: CalendarService, public_url: str | None = None) -> None:
         token = await calendar.create_feed(query.from_user.id)
-        url = f"{public_url or ''}/calendar/{token}.ics"
+        url = (public_url or "") + FEED_PATH.format(token=token)
         if query.bot is not None:
             await query.bot.send_message(
                 _query_chat(query),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from html import escape
@@ -21,7 +21,7 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date, format_datetime
 
 from handlers.menu import back_to_menu_button
-from services.errors import N_
+from services.errors import N_, DomainError
 from services.schedule.access import ClinicInfo
 from services.schedule.service import AppointmentView, DayView, PatientMask, WeekView
 from services.schedule.slots import Slot
@@ -130,7 +130,6 @@ REASON_NAMES = {
 REQUESTERS = {"registry": N_("the registry"), "patient": N_("the patient"), "admin": N_("the clinic administrator")}
 
 
-@lru_cache(maxsize=4096)
 @lru_cache(maxsize=4096)
 def hhmm(moment: datetime, tz: str, locale: str) -> str:
     # Cached: a day view formats the same forty times in its text and its buttons, on every press.
@@ -440,3 +439,25 @@ def render_brief_line(line: dict[str, Any], locale: str) -> str | None:
 
 def brief_button(line: dict[str, Any]) -> InlineKeyboardButton | None:
     return InlineKeyboardButton(text=_("📅 Today's schedule"), callback_data=TodayCallback().pack())
+
+
+# --- numbers from buttons ------------------------------------------------------------------------
+
+
+def stale_button() -> DomainError:
+    return DomainError(N_("This button is out of date. Open the menu again: /start"))
+
+
+def button_moment(timestamp: int) -> datetime:
+    """A slot's start from a button; a forged number is an out-of-date button, not a crash."""
+    try:
+        return datetime.fromtimestamp(timestamp, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise stale_button() from None
+
+
+def button_day(ordinal: int) -> date:
+    try:
+        return date.fromordinal(ordinal)
+    except (ValueError, OverflowError):
+        raise stale_button() from None

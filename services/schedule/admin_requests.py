@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from services.audit import AuditService
 from services.errors import N_, DomainError
 from services.identity.access import AccessService, SecurityPolicy
-from services.patients import initials
+from services.names import short_name
 from services.schedule.access import ClinicInfo, ScheduleAccess, ScheduleActor
 from services.schedule.change_requests import ChangeRequestService
 from services.schedule.service import local_day_bounds
@@ -26,13 +26,12 @@ from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
 from storage.models import Appointment
 from storage.models.appointment import BOOKED
-from storage.models.change_request import REQUEST_CANCEL, REQUEST_MOVE
+from storage.models.change_request import REASONS, REQUEST_CANCEL, REQUEST_MOVE
 from storage.repositories.change_requests import ChangeRequestRepository
 from storage.repositories.schedule import AppointmentRepository, ShiftRepository, clinic_doctors
 
 # Why the administrator asks: codes only (they travel in the unencrypted outbox to the doctor);
 # the texts are in handlers/admin_requests.py.
-REASONS = ("doctor_absent", "patient_asked", "clinic_change", "other")
 DAYS_AHEAD = 14
 SLOT_LIMIT = 8
 
@@ -86,7 +85,7 @@ class AdminRequestService:
         result = []
         for clinic_id in sorted(actor.clinics):
             for doctor in await clinic_doctors(self._uow.session, clinic_id):
-                name = " ".join(part for part in (doctor.last_name, initials(doctor.first_name, doctor.middle_name)) if part)
+                name = short_name(doctor.last_name, doctor.first_name, doctor.middle_name)
                 result.append(AdminDoctor(doctor.id, name, actor.clinics[clinic_id]))
         return result
 
@@ -95,7 +94,7 @@ class AdminRequestService:
         if clinic_id in actor.clinics:
             for doctor in await clinic_doctors(self._uow.session, clinic_id):
                 if doctor.id == doctor_id:
-                    name = " ".join(p for p in (doctor.last_name, initials(doctor.first_name, doctor.middle_name)) if p)
+                    name = short_name(doctor.last_name, doctor.first_name, doctor.middle_name)
                     return actor, AdminDoctor(doctor.id, name, actor.clinics[clinic_id])
         raise await self._deny(actor, "admin_request", "doctor", doctor_id)
 

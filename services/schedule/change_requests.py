@@ -24,6 +24,7 @@ from storage.crypto import FieldCipher
 from storage.models import URGENT, ChangeRequest, Clinic
 from storage.models.appointment import BOOKED, CANCELLED_APPOINTMENT
 from storage.models.change_request import (
+    REASONS,
     REQUEST_CANCEL,
     REQUEST_CONFIRMED,
     REQUEST_COUNTERED,
@@ -119,6 +120,8 @@ class ChangeRequestService:
             raise ValueError("unknown requester or kind")
         if (kind == REQUEST_MOVE) != (proposed_starts_at is not None):
             raise ValueError("a move needs a proposed time; a cancellation has none")
+        if reason is not None and reason not in REASONS:
+            raise ValueError("a reason is one of the codes in REASONS, never free text")
         session = self._uow.session
         appointment = await AppointmentRepository(session).get(appointment_id)
         if appointment is None or appointment.status != BOOKED:

@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 from services.audit import AuditService
 from services.errors import N_, DomainError
 from services.identity.access import AccessService, SecurityPolicy
-from services.patients import initials
+from services.names import short_name
 from services.schedule.access import ClinicInfo, ScheduleAccess, ScheduleActor
 from services.schedule.dates import DateInputError, parse_day, parse_time_range
 from services.schedule.slots import shift_slots
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
 from storage.models import Appointment, Shift
-from storage.models.appointment import CANCELLED_APPOINTMENT
+from storage.models.appointment import BOOKED, CANCELLED_APPOINTMENT
 from storage.models.shift import SHIFT_DRAFT, SHIFT_PUBLISHED
 from storage.repositories.schedule import AppointmentRepository, ShiftRepository, clinic_doctors
 
@@ -167,7 +167,7 @@ class ShiftService:
         if not admin or clinic_id not in actor.clinics:
             raise DomainError(N_("You do not work in this clinic. Open the schedule again: /today"))
         return [
-            DoctorChoice(d.id, " ".join(part for part in (d.last_name, initials(d.first_name, d.middle_name)) if part))
+            DoctorChoice(d.id, short_name(d.last_name, d.first_name, d.middle_name))
             for d in await clinic_doctors(self._uow.session, clinic_id)
         ]
 
@@ -215,17 +215,22 @@ class ShiftService:
         booked = await AppointmentRepository(self._uow.session).in_period(
             shift.starts_at, shift.ends_at, doctor_id=shift.doctor_id, clinic_ids=[shift.clinic_id], active_only=True
         )
+        # Only what is still to come: an arrived, fulfilled or no-show visit is history and stays.
+        upcoming = [a for a in booked if a.status == BOOKED]
         if keep is None:
-            return list(booked)
-        return [a for a in booked if a.starts_at < keep[0] or a.ends_at > keep[1]]
+            return upcoming
+        return [a for a in upcoming if a.starts_at < keep[0] or a.ends_at > keep[1]]
 
-    async def _cancel(self, actor: ScheduleActor, appointments: list[Appointment], cipher_reason: str) -> None:
+    async def _cancel(self, actor: ScheduleActor, appointments: list[Appointment], cipher_reason: str) -> int:
+        """Cancel each at the version it was listed with; how many really were (one changed meanwhile is left)."""
         repository = AppointmentRepository(self._uow.session)
+        cancelled = 0
         for appointment in appointments:
-            await repository.change(
+            cancelled += await repository.change(
                 appointment.id, appointment.version, actor=actor.actor, event=CANCELLED_APPOINTMENT,
                 status=CANCELLED_APPOINTMENT, cancel_reason=cipher_reason,
             )
+        return cancelled
 
     async def delete(self, telegram_user_id: int, shift_id: int, *, cancel_appointments: bool = False) -> int:
         """Delete the shift; with booked appointments only when ``cancel_appointments`` (returns how
@@ -234,11 +239,11 @@ class ShiftService:
         affected = await self._affected(shift, None)
         if affected and not cancel_appointments:
             raise ShiftHasAppointments([a.starts_at for a in affected], actor.clinics[shift.clinic_id].timezone)
-        await self._cancel(actor, affected, self._reason())
+        cancelled = await self._cancel(actor, affected, self._reason())
         await ShiftRepository(self._uow.session).delete(shift)
-        await AuditService(self._uow).record(actor.actor, "shift_delete", "shift", shift_id, "ok", cancelled=len(affected))
+        await AuditService(self._uow).record(actor.actor, "shift_delete", "shift", shift_id, "ok", cancelled=cancelled)
         await self._uow.commit()
-        return len(affected)
+        return cancelled
 
     async def change_hours(
         self, telegram_user_id: int, shift_id: int, text: str, *, cancel_appointments: bool = False
@@ -257,10 +262,10 @@ class ShiftService:
         ]
         if others:
             raise DomainError(N_("You already have a shift at this time (in this or another clinic)."))
-        await self._cancel(actor, affected, self._reason())
+        cancelled = await self._cancel(actor, affected, self._reason())
         breaks = [[a, b] for a, b in shift.breaks or [] if new[0] <= datetime.fromisoformat(a) and datetime.fromisoformat(b) <= new[1]]
         await ShiftRepository(self._uow.session).update(shift, starts_at=new[0], ends_at=new[1], breaks=breaks)
-        await AuditService(self._uow).record(actor.actor, "shift_change", "shift", shift_id, "ok", cancelled=len(affected))
+        await AuditService(self._uow).record(actor.actor, "shift_change", "shift", shift_id, "ok", cancelled=cancelled)
         await self._uow.commit()
         return await self._view(actor, shift)
 

@@ -18,6 +18,8 @@ REQUEST_EXPIRED = "expired"
 REQUEST_STATUSES = (REQUEST_PENDING, REQUEST_CONFIRMED, REQUEST_DECLINED, REQUEST_COUNTERED, REQUEST_EXPIRED)
 REQUEST_MOVE = "move"
 REQUEST_CANCEL = "cancel"
+# Why a change is asked for: codes only (the reason travels to the doctor in the unencrypted outbox).
+REASONS = ("doctor_absent", "patient_asked", "clinic_change", "other")
 
 
 class ChangeRequest(Base):

@@ -26,6 +26,7 @@ from handlers.schedule_ui import (
     DayCallback,
     MonthCallback,
     MoveCallback,
+    WeekCallback,
 )
 from handlers.shifts import ShiftAction, ShiftCallback
 from services.demo_seed import DemoSeedService
@@ -420,3 +421,11 @@ async def test_the_demo_doctor_sees_a_seeded_day_in_both_zones(sflow: Flow, cryp
     assert "· Поликлиника № 1 —" in tomorrow and "· Детская поликлиника № 2 —" in tomorrow
     sent = await sflow.feed(updates.message("/schedule", user_id=DOCTOR_TG))
     assert "записей 0, свободно 0" in sent.last_text()  # the days without shifts
+
+
+async def test_absurd_numbers_in_day_and_week_buttons_show_today_not_an_error(sflow: Flow, world: World) -> None:
+    for data in (DayCallback(day=10**15).pack(), WeekCallback(day=10**15).pack()):
+        await press(sflow, data)
+        shown = " ".join(sflow.session.texts())
+        assert "Код ошибки" not in shown, (data, shown)
+        assert "Расписание" in shown or "Неделя" in shown, data

@@ -117,3 +117,24 @@ async def test_demo_schedule_is_seeded_once(session_maker: async_sessionmaker[As
         await DemoSeedService(uow, crypto.cipher, crypto.index).seed()
     async with session_maker() as session:
         assert await session.scalar(text("SELECT count(*) FROM shifts")) == 9
+
+
+async def test_deleting_a_shift_leaves_visits_that_already_happened(
+    session_maker: async_sessionmaker[AsyncSession], world: World, crypto: Crypto
+) -> None:
+    day = datetime.now(ZoneInfo(MSK)).date() + timedelta(days=2)
+    view = await shifts(session_maker, crypto, "create", DOCTOR_TG, world.moscow, f"{day.day:02d}.{day.month:02d}.{day.year} 09:00-11:00 30")
+    await shifts(session_maker, crypto, "set_published", DOCTOR_TG, view.id, True)
+    await schedule(session_maker, crypto, "book", DOCTOR_TG, world.moscow, world.anna, local(day, 9, 0, MSK))
+    await schedule(session_maker, crypto, "book", DOCTOR_TG, world.moscow, world.ivan, local(day, 10, 0, MSK))
+    async with session_maker() as session:  # the first visit took place (marked without the clock's rules)
+        await session.execute(text("UPDATE appointments SET status = 'fulfilled' WHERE patient_id = :p"), {"p": world.anna})
+        await session.commit()
+
+    with pytest.raises(ShiftHasAppointments) as error:
+        await shifts(session_maker, crypto, "delete", DOCTOR_TG, view.id)
+    assert error.value.starts == [local(day, 10, 0, MSK)]  # only what is still to come is listed
+    assert await shifts(session_maker, crypto, "delete", DOCTOR_TG, view.id, cancel_appointments=True) == 1
+    async with session_maker() as session:
+        rows = dict((await session.execute(text("SELECT patient_id, status FROM appointments"))).tuples().all())
+    assert rows == {world.anna: "fulfilled", world.ivan: "cancelled"}
