@@ -12,10 +12,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.errors import N_
-from services.schedule.calendar import feed_ics
+from services.schedule.calendar import FEED_PATH, feed_ics
 from services.uow import UnitOfWork
 
-FEED_PATH = "/calendar/{token}.ics"
 TITLE = N_("Appointments")
 
 

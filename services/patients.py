@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
 from services.identity.access import AccessDenied, AccessService, DoctorContext, NotLinked, SecurityPolicy
+from services.names import initials as initials  # re-exported: callers import it from here
 from services.uow import UnitOfWork
 from storage.crypto import BlindIndex, FieldCipher, normalize_text
 from storage.models.clinic_role import Role
@@ -100,11 +101,6 @@ def parse_query(text: str) -> PatientQuery:
 def full_years(birth_date: date, today: date) -> int:
     """Age in full years on ``today`` (someone born on 29 February gets a year older on 1 March)."""
     return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
-
-
-def initials(first_name: str, middle_name: str | None) -> str:
-    """«А. В.» for Анна Викторовна; «И.» without a patronymic."""
-    return " ".join(f"{part.strip()[0].upper()}." for part in (first_name, middle_name or "") if part.strip())
 
 
 @dataclass(frozen=True)

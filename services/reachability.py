@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.identity.access import AccessService
-from services.notifications.unreachable import notify_admins, short_name
+from services.names import short_name
+from services.notifications.unreachable import notify_admins
 from services.uow import UnitOfWork
 from storage.models.clinic_role import Role
 from storage.repositories.clinic_roles import ClinicRoleRepository
@@ -40,7 +41,7 @@ class ReachabilityService:
                     continue
                 doctor = await doctors.get(account.doctor_id)
                 if doctor is not None:
-                    seen[doctor.id] = UnreachableDoctor(short_name(doctor), doctor.specialty, account.unreachable_since)
+                    seen[doctor.id] = UnreachableDoctor(short_name(doctor.last_name, doctor.first_name, doctor.middle_name), doctor.specialty, account.unreachable_since)
         return sorted(seen.values(), key=lambda d: d.since)
 
     async def blocked(self, telegram_user_id: int, chat_id: int, at: datetime | None = None) -> bool:

@@ -23,6 +23,7 @@ from services.identity.clinic_roles import sync_clinic_roles
 from services.identity.errors import SignInFailed, SignInProblem
 from services.identity.esia_client import EsiaClient, EsiaError, EsiaPerson, EsiaUnavailable, Pkce
 from services.identity.register import MedicalWorker, RegisterClient, RegisterUnavailable
+from services.names import short_name
 from services.uow import UnitOfWork
 from storage.crypto import BlindIndex, FieldCipher
 from storage.models.clinic_role import Role
@@ -92,10 +93,6 @@ def register_certificates(worker: MedicalWorker) -> list[CertificateData]:
     """The register's specialist certificates as stored rows."""
     return [CertificateData(c.number, c.specialty, c.valid_until) for c in worker.certificates]
 
-
-def short_name(last_name: str, first_name: str, middle_name: str | None) -> str:
-    initials = "".join(f" {part[0]}." for part in (first_name, middle_name or "") if part)
-    return f"{last_name}{initials}"
 
 
 _ESIA_ERRORS = {

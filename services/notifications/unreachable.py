@@ -12,17 +12,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.names import short_name
 from storage.models import Doctor, TelegramAccount
 from storage.repositories.clinic_roles import ClinicRoleRepository
 from storage.repositories.outbox import OutboxItem, OutboxRepository
 
 KIND = "doctor_unreachable"
-
-
-def short_name(doctor: Doctor) -> str:
-    """«Иванов С. А.»: how colleagues are named in a notice (staff, not patient data)."""
-    initials = " ".join(f"{part[0]}." for part in (doctor.first_name, doctor.middle_name) if part)
-    return f"{doctor.last_name} {initials}".strip()
 
 
 async def notify_admins(session: AsyncSession, chat_id: int, at: datetime) -> int:
@@ -37,7 +32,7 @@ async def notify_admins(session: AsyncSession, chat_id: int, at: datetime) -> in
     ).scalars().first()
     if doctor is None:
         return 0
-    name = short_name(doctor)
+    name = short_name(doctor.last_name, doctor.first_name, doctor.middle_name)
     items = [
         OutboxItem(
             admin_chat,

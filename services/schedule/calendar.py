@@ -29,6 +29,10 @@ FEED_AHEAD = timedelta(days=120)
 TOKEN_BYTES = 24
 
 
+# Where the web app serves a personal feed (bot/calendar_feed.py) and the chat shows its link.
+FEED_PATH = "/calendar/{token}.ics"
+
+
 def appointment_event(appointment: Appointment, title: str, location: str) -> Event:
     event = Event()
     event.add("uid", f"appointment-{appointment.id}@medcab")
