@@ -187,6 +187,8 @@ class ChangeRequestService:
         appointments = AppointmentRepository(session)
         now = self._clock()
         status = REQUEST_CONFIRMED if confirm else REQUEST_DECLINED
+        if confirm and request.kind == REQUEST_MOVE:
+            await self._check_still_bookable(request, now)
         if not await ChangeRequestRepository(session).decide(request.id, status, now):
             raise RequestClosed(N_("This request has already been decided."))
         if confirm:
@@ -223,6 +225,25 @@ class ChangeRequestService:
         await AuditService(self._uow).record(actor, "change_request_decide", "change_request", request.id, "ok", status=status)
         await self._uow.commit()
         return Decision(request.id, status, appointment.id, appointment.starts_at, clinic.timezone)
+
+    async def _check_still_bookable(self, request: ChangeRequest, now: datetime) -> None:
+        """A proposed time is checked again when it is confirmed: since the request was made the
+        shift may have been withdrawn, or the time passed (producers outside the chat are not
+        checked against shifts at all)."""
+        assert request.proposed_starts_at is not None
+        appointment = await AppointmentRepository(self._uow.session).get(request.appointment_id)
+        assert appointment is not None
+        shifts = await ShiftRepository(self._uow.session).overlapping(
+            request.proposed_starts_at,
+            request.proposed_starts_at + timedelta(seconds=1),
+            doctor_id=request.doctor_id,
+            clinic_ids=[appointment.clinic_id],
+            published_only=True,
+        )
+        if request.proposed_starts_at <= now or slot_at(shifts, request.proposed_starts_at) is None:
+            raise RequestClosed(
+                N_("The proposed time is no longer open in your published shifts. Decline or propose another time.")
+            )
 
     async def counter_slots(self, telegram_user_id: int, request_id: int, limit: int = 6) -> list[Slot]:
         """Free slots the doctor could propose instead (same clinic, from now on)."""

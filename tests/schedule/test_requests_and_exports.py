@@ -239,3 +239,30 @@ async def test_the_feed_is_served_over_http_and_404s_when_revoked(
         async with UnitOfWork(session_maker) as uow:
             await CalendarService(uow, crypto.cipher).revoke_feed(DOCTOR_TG)
         assert (await client.get(f"/calendar/{token}.ics")).status == 404
+
+
+async def test_a_move_to_a_time_no_longer_in_a_published_shift_is_not_confirmed(
+    session_maker: async_sessionmaker[AsyncSession], world: World, crypto: Crypto
+) -> None:
+    day = tomorrow()
+    shift = await add_shift(session_maker, world.doctor, world.moscow, day, MSK)
+    appointment = await book(session_maker, crypto, world, day, 9)
+    # The registry asks for 15:00: outside the 09:00–13:00 shift (producers outside the chat are not checked).
+    outside = await requests(session_maker, crypto, "create", appointment, requested_by="registry", kind="move",
+                             proposed_starts_at=local(day, 15, 0, MSK))
+    inside = await requests(session_maker, crypto, "create", appointment, requested_by="registry", kind="move",
+                            proposed_starts_at=local(day, 11, 0, MSK))
+    with pytest.raises(RequestClosed, match="no longer open"):
+        await requests(session_maker, crypto, "decide", DOCTOR_TG, outside, True)
+    async with session_maker() as session:  # the shift is withdrawn before the second answer
+        await ShiftRepository(session).update(await ShiftRepository(session).get(shift), status="draft")
+        await session.commit()
+    with pytest.raises(RequestClosed, match="no longer open"):
+        await requests(session_maker, crypto, "decide", DOCTOR_TG, inside, True)
+    async with session_maker() as session:
+        kept = await AppointmentRepository(session).get(appointment)
+        pending = await session.scalar(text("SELECT count(*) FROM change_requests WHERE status = 'pending'"))
+    assert kept is not None and kept.starts_at == local(day, 9, 0, MSK) and kept.version == 1
+    assert pending == 2  # still open: the doctor can decline or propose another time
+    # Declining needs no free slot.
+    assert (await requests(session_maker, crypto, "decide", DOCTOR_TG, inside, False)).status == "declined"
