@@ -34,7 +34,10 @@ from bot.keys import Crypto
 from bot.middlewares.dedup import MemorySeenUpdates, RedisSeenUpdates, SeenUpdates
 from bot.middlewares.services import ServicesMiddleware
 from bot.settings import DEFAULT_TELEGRAM_API_URL, Settings
+from services.audit import AuditBuffer
 from services.preferences import LanguageCache
+from services.read_cache import ReadCache
+from storage.changes import ChangeEpochs, RedisChangeEpochs
 from storage.db import check_connection, create_engine, make_session_maker
 from storage.fsm import SQLStorage, make_redis_storage
 
@@ -80,17 +83,25 @@ async def build_runtime(settings: Settings, token: str, crypto: Crypto) -> Async
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
         await check_connection(engine)
-        session_maker = make_session_maker(engine)
         i18n = make_i18n(settings.locales_dir, settings.default_locale)
 
         redis: Redis | None = None
         fsm_storage: BaseStorage
         seen: SeenUpdates
         isolation: BaseEventIsolation
+        # What each commit changed, for the read caches: in this process, or for all of them.
+        epochs = ChangeEpochs()
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
             await redis.ping()  # type: ignore[misc]  # redis-py types ping() for sync and async clients
+            epochs = RedisChangeEpochs(redis)
+        session_maker = make_session_maker(engine, epochs)
+        # Records of reads are written in batches; what waits is written at shutdown (closed
+        # before the engine, which the stack disposes of after).
+        audit = AuditBuffer(session_maker)
+        stack.push_async_callback(audit.close)
+        if redis is not None:
             fsm_storage = make_redis_storage(redis)
             seen = RedisSeenUpdates(redis)
             isolation = RedisEventIsolation(redis)
@@ -113,7 +124,9 @@ async def build_runtime(settings: Settings, token: str, crypto: Crypto) -> Async
             seen_updates=seen,
             language_cache=LanguageCache(),
             events_isolation=isolation,
-            services=ServicesMiddleware(crypto, identity, security_policy(settings)),
+            services=ServicesMiddleware(
+                crypto, identity, security_policy(settings), cache=ReadCache(epochs), audit=audit
+            ),
         )
         install_document_signer(dispatcher, settings, http)
         dispatcher["public_url"] = settings.public_url  # the calendar feed link shown in the chat

@@ -27,21 +27,27 @@ from handlers import (
     start,
     templates,
 )
-from handlers.filters import magic
+from handlers.filters import gate_callbacks, magic
 
 
 def get_routers() -> list[Router]:
-    """The routers in the order they must see an update: errors, cancel, features, fallback."""
+    """The routers in the order they must see an update: cancel, features, fallback; errors.
+
+    The errors router only handles errors (which aiogram propagates separately), so it comes
+    last, where updates do not pass through it on their way to the features."""
     private = Router(name="private")
     # The cabinet works in private chats only: group chats must never see a doctor's data.
     private.message.filter(magic(F.chat.type == "private"))
     private.callback_query.filter(magic(F.message.chat.type == "private"))
     private.my_chat_member.filter(magic(F.chat.type == "private"))
-    private.include_routers(
+    features = [
         cancel.get_router(),
         membership.get_router(),
         auth.get_router(),
         start.get_router(),
+        # The day view is what doctors press most: its router comes before the other features'
+        # (its messages are commands and its own states only, so no one else's are taken).
+        schedule.get_router(),
         help.get_router(),
         settings.get_router(),
         admin.get_router(),
@@ -53,10 +59,12 @@ def get_routers() -> list[Router]:
         referrals.get_router(),
         clinical_documents.get_router(),
         document_list.get_router(),
-        schedule.get_router(),
         shifts.get_router(),
         admin_requests.get_router(),
         templates.get_router(),
         fallback.get_router(),
-    )
-    return [errors.get_router(), private]
+    ]
+    for router in features:
+        gate_callbacks(router)
+    private.include_routers(*features)
+    return [private, errors.get_router()]

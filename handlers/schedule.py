@@ -20,7 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.filters import magic
 from handlers.notifications import register_brief_line, register_kind
-from handlers.render import edit_or_send
+from handlers.render import Screens, edit_or_send
 from handlers.schedule_ui import (
     ApptAction,
     ApptCallback,
@@ -100,10 +100,11 @@ async def show_protected(query: CallbackQuery, text: str, markup: InlineKeyboard
 
 
 async def _show_day(
-    query: CallbackQuery, schedule: ScheduleService, locale: str, day: date | None, clinic: int | None
+    query: CallbackQuery, schedule: ScheduleService, screens: Screens, locale: str, day: date | None, clinic: int | None
 ) -> None:
     view = await schedule.day(query.from_user.id, day, clinic)
-    await show_protected(query, day_text(view, locale), day_keyboard(view, locale))
+    text, markup = screens.of(view, locale, lambda: (day_text(view, locale), day_keyboard(view, locale)))
+    await show_protected(query, text, markup)
     await query.answer()
 
 
@@ -129,20 +130,24 @@ def get_router() -> Router:
         await message.answer(week_text(view, locale), reply_markup=week_keyboard(view, locale))
 
     @router.callback_query(MenuCallback.filter(F.action == MenuAction.SCHEDULE))
-    async def menu_button(query: CallbackQuery, schedule: ScheduleService, locale: str) -> None:
-        await _show_day(query, schedule, locale, None, None)
+    async def menu_button(query: CallbackQuery, schedule: ScheduleService, screens: Screens, locale: str) -> None:
+        await _show_day(query, schedule, screens, locale, None, None)
 
     @router.callback_query(TodayCallback.filter())
-    async def today_button(query: CallbackQuery, callback_data: TodayCallback, schedule: ScheduleService, locale: str) -> None:
-        await _show_day(query, schedule, locale, None, callback_data.clinic or None)
+    async def today_button(
+        query: CallbackQuery, callback_data: TodayCallback, schedule: ScheduleService, screens: Screens, locale: str
+    ) -> None:
+        await _show_day(query, schedule, screens, locale, None, callback_data.clinic or None)
 
     @router.callback_query(DayCallback.filter())
-    async def day_button(query: CallbackQuery, callback_data: DayCallback, schedule: ScheduleService, locale: str) -> None:
+    async def day_button(
+        query: CallbackQuery, callback_data: DayCallback, schedule: ScheduleService, screens: Screens, locale: str
+    ) -> None:
         try:
             day = date.fromordinal(callback_data.day) if callback_data.day > 0 else None
         except (ValueError, OverflowError):
             day = None  # a forged ordinal: today instead
-        await _show_day(query, schedule, locale, day, callback_data.clinic or None)
+        await _show_day(query, schedule, screens, locale, day, callback_data.clinic or None)
 
     @router.callback_query(WeekCallback.filter())
     async def week_button(query: CallbackQuery, callback_data: WeekCallback, schedule: ScheduleService, locale: str) -> None:

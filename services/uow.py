@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.changes import epochs_of
+
 
 class UnitOfWork:
     def __init__(self, session_maker: async_sessionmaker[AsyncSession]) -> None:
@@ -27,6 +29,10 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._session is not None:
             await self._session.commit()
+            # Other processes learn what this commit changed before the caller answers anyone.
+            epochs = epochs_of(self._session.info)
+            if epochs is not None:
+                await epochs.publish()
 
     async def rollback(self) -> None:
         if self._session is not None:

@@ -12,6 +12,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.changes import ChangeEpochs, TrackingSession, session_info
+
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 CONNECT_TIMEOUT_S = 10.0
 
@@ -97,9 +99,15 @@ def _create_sqlite_engine(url: URL, **kw: Any) -> AsyncEngine:
     return engine
 
 
-def make_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_session_maker(engine: AsyncEngine, epochs: ChangeEpochs | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions for ``engine``; with ``epochs``, every commit bumps the keys of the watched rows it
+    wrote, so read caches stamped with those epochs notice (``storage.changes``)."""
     # Objects stay readable after commit: handlers render them after the service has committed.
-    return async_sessionmaker(engine, expire_on_commit=False)
+    if epochs is None:
+        return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=TrackingSession, info=session_info(epochs)
+    )
 
 
 async def check_connection(engine: AsyncEngine) -> None:

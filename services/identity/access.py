@@ -15,6 +15,7 @@ from services.identity.linking import CONSENT_KIND, CONSENT_VERSION
 from services.identity.pin import check_pin_policy, hash_pin_async, verify_pin_async
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
+from storage.models import DoctorSecurity
 from storage.models.clinic_role import Role
 from storage.repositories.consents import ConsentRepository
 from storage.repositories.doctor_profiles import DoctorProfileRepository
@@ -50,6 +51,21 @@ class DoctorContext:
         return Role.ADMIN in self.roles
 
 
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What the idle-timeout check needs of the security row (never the PIN hash itself)."""
+
+    has_pin: bool
+    locked_until: datetime | None
+    last_verified_at: datetime | None
+
+    @classmethod
+    def of(cls, security: DoctorSecurity | None) -> SessionState:
+        if security is None:
+            return cls(False, None, None)
+        return cls(security.pin_hash is not None, security.locked_until, security.last_verified_at)
+
+
 class NotLinked(DomainError):
     def __init__(self) -> None:
         super().__init__(N_("First sign in with Gosuslugi: /login"))
@@ -80,7 +96,9 @@ class PinWrong(DomainError):
 
 
 class AccessService:
-    def __init__(self, uow: UnitOfWork, policy: SecurityPolicy | None = None, cipher: FieldCipher | None = None) -> None:
+    def __init__(
+        self, uow: UnitOfWork, policy: SecurityPolicy | None = None, cipher: FieldCipher | None = None
+    ) -> None:
         self._uow = uow
         self._policy = policy or SecurityPolicy()
         self._cipher = cipher
@@ -177,25 +195,31 @@ class AccessService:
         await self._uow.commit()
         raise PinWrong(self._policy.max_pin_attempts - failure.failed_attempts)
 
-    async def require_fresh_session(self, context: DoctorContext) -> None:
+    async def session_state(self, doctor_id: int) -> SessionState:
+        """The doctor's PIN lock and idle anchor as the database has them now."""
+        return SessionState.of(await SecurityRepository(self._uow.session).get(doctor_id))
+
+    async def require_fresh_session(self, context: DoctorContext, state: SessionState | None = None) -> None:
         """Before patient data: the PIN confirmed within the idle timeout, else PinRequired.
 
-        Each allowed access moves the anchor, so a doctor who keeps working is not asked again.
+        ``state`` is the security row as read a moment ago (a read cache keeps it while the row is
+        unchanged); the checks against the clock are made now either way. Each allowed access
+        moves the anchor, so a doctor who keeps working is not asked again.
         """
-        repo = SecurityRepository(self._uow.session)
-        security = await repo.get(context.doctor_id)
+        if state is None:
+            state = await self.session_state(context.doctor_id)
         now = self._now()
-        if security is None or security.pin_hash is None:
+        if not state.has_pin:
             raise DomainError(N_("Set a PIN first: /pin"))
-        if security.locked_until is not None and security.locked_until > now:
-            raise PinLocked(security.locked_until)
-        anchor = security.last_verified_at
+        if state.locked_until is not None and state.locked_until > now:
+            raise PinLocked(state.locked_until)
+        anchor = state.last_verified_at
         if anchor is None or now - anchor > self._policy.idle_timeout:
             raise PinRequired()
         # The anchor moves at most once a minute: a doctor paging through the day does not cost a
         # write per press, and the idle timeout (minutes) is unchanged to within that minute.
         if now - anchor >= ANCHOR_GRANULARITY:
-            await repo.touch(context.doctor_id, now)
+            await SecurityRepository(self._uow.session).touch(context.doctor_id, now)
 
     async def logout(self, telegram_user_id: int) -> bool:
         """Unlink this Telegram account and forget the ESIA token; True if something was linked."""

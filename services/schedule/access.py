@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
-from services.identity.access import AccessDenied, AccessService, DoctorContext, NotLinked
+from services.identity.access import AccessDenied, AccessService, DoctorContext, NotLinked, SessionState
 from services.identity.linking import CONSENT_KIND, CONSENT_VERSION
 from services.patients import NoClinic
+from services.read_cache import ReadCache
 from services.uow import UnitOfWork
+from storage.changes import row_key
 from storage.models import Appointment, Clinic
 from storage.models.clinic_role import Role
 from storage.repositories.clinic_roles import ClinicRoleRepository
@@ -54,10 +56,34 @@ class ScheduleActor:
         return self.clinics[min(self.clinics)]
 
 
+@dataclass(frozen=True, slots=True)
+class _DoctorAccess:
+    actor: ScheduleActor
+    session: SessionState
+
+    @property
+    def doctor_id(self) -> int:
+        return self.actor.doctor_id
+
+    def depends_on(self, telegram_user_id: int) -> list[str]:
+        """The rows this was read from: the account, the doctor, consent, roles, clinics, PIN state."""
+        doctor = self.doctor_id
+        return [
+            row_key("telegram_accounts", "telegram_user_id", telegram_user_id),
+            row_key("telegram_accounts", "doctor_id", doctor),
+            row_key("doctors", "id", doctor),
+            row_key("consents", "doctor_id", doctor),
+            row_key("clinic_roles", "doctor_id", doctor),
+            row_key("doctor_security", "doctor_id", doctor),
+            *(row_key("clinics", "id", clinic) for clinic in self.actor.clinics),
+        ]
+
+
 class ScheduleAccess:
-    def __init__(self, uow: UnitOfWork, access: AccessService) -> None:
+    def __init__(self, uow: UnitOfWork, access: AccessService, cache: ReadCache | None = None) -> None:
         self._uow = uow
         self._access = access
+        self._cache = cache
 
     async def _clinics(self, doctor_id: int, role: Role) -> dict[int, ClinicInfo]:
         grants = await ClinicRoleRepository(self._uow.session).roles_of(doctor_id)
@@ -76,7 +102,22 @@ class ScheduleAccess:
     async def doctor(self, telegram_user_id: int, operation: str, *, patient_data: bool = True) -> ScheduleActor:
         """A doctor with the doctor role in at least one clinic (and a fresh PIN for patient data).
 
-        The common case is one query (``account_clinics``); the refusals take the general path."""
+        The common case is one query (``account_clinics``) and the security row, kept in the read
+        cache while none of the rows they came from changes; the idle timeout and the PIN lock are
+        checked against the clock on every call. The refusals take the general path, uncached."""
+        key = ("schedule_doctor", telegram_user_id)
+        known: _DoctorAccess | None = await self._cache.get(key) if self._cache is not None else None
+        if known is None:
+            since = await self._cache.begin() if self._cache is not None else None
+            known = await self._read_doctor(telegram_user_id, operation)
+            if self._cache is not None:
+                self._cache.put(key, known, known.depends_on(telegram_user_id), since)
+        if patient_data:
+            context = DoctorContext(telegram_user_id, known.doctor_id, frozenset({Role.DOCTOR}), True, has_pin=True)
+            await self._access.require_fresh_session(context, known.session)
+        return known.actor
+
+    async def _read_doctor(self, telegram_user_id: int, operation: str) -> _DoctorAccess:
         doctor_id, consented, clinics = await account_clinics(
             self._uow.session, telegram_user_id, Role.DOCTOR, CONSENT_KIND, CONSENT_VERSION
         )
@@ -87,12 +128,8 @@ class ScheduleAccess:
             )
             await self._uow.commit()
             raise NoClinic() if context.is_doctor else AccessDenied()
-        if patient_data:
-            # The idle-timeout check reads the doctor's security row itself; only the id is used.
-            await self._access.require_fresh_session(
-                DoctorContext(telegram_user_id, doctor_id, frozenset({Role.DOCTOR}), consented, has_pin=True)
-            )
-        return ScheduleActor(doctor_id, {clinic.id: clinic_info(clinic) for clinic in clinics})
+        actor = ScheduleActor(doctor_id, {clinic.id: clinic_info(clinic) for clinic in clinics})
+        return _DoctorAccess(actor, await self._access.session_state(doctor_id))
 
     async def admin(self, telegram_user_id: int, operation: str) -> ScheduleActor:
         context = await self._context(telegram_user_id)
@@ -117,7 +154,11 @@ class ScheduleAccess:
     async def appointment(self, actor: ScheduleActor, appointment_id: int, operation: str) -> Appointment:
         """The doctor's own appointment; anything else is denied, audited and committed."""
         appointment = await AppointmentRepository(self._uow.session).get(appointment_id)
-        if appointment is None or appointment.doctor_id != actor.doctor_id or appointment.clinic_id not in actor.clinics:
+        if (
+            appointment is None
+            or appointment.doctor_id != actor.doctor_id
+            or appointment.clinic_id not in actor.clinics
+        ):
             await AuditService(self._uow).record(actor.actor, operation, "appointment", appointment_id, "denied")
             await self._uow.commit()
             raise NotYours()

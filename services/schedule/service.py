@@ -15,13 +15,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
-from services.audit import AuditService
+from services.audit import AuditBuffer, AuditService
 from services.errors import N_, DomainError
 from services.identity.access import AccessService, SecurityPolicy
 from services.patients import InvalidQuery, QueryKind, full_years, initials, parse_query
+from services.read_cache import ReadCache
 from services.schedule.access import ClinicInfo, ScheduleAccess, ScheduleActor
 from services.schedule.slots import Slot, free_slots, slot_at
 from services.uow import UnitOfWork
+from storage.changes import row_key
 from storage.crypto import BlindIndex, FieldCipher
 from storage.models import Appointment, Patient, Shift
 from storage.models.appointment import ARRIVED, BOOKED, CANCELLED_APPOINTMENT, FULFILLED, NOSHOW
@@ -127,6 +129,17 @@ class Cancelled:
     waiting: int  # patients on the waitlist who could take the freed slot
 
 
+def _day_depends_on(actor: ScheduleActor) -> list[str]:
+    doctor = actor.doctor_id
+    return [
+        row_key("appointments", "doctor_id", doctor),
+        row_key("shifts", "doctor_id", doctor),
+        row_key("clinic_roles", "doctor_id", doctor),
+        *(row_key("clinics", "id", clinic) for clinic in actor.clinics),
+        *(row_key("patients", "clinic_id", clinic) for clinic in actor.clinics),
+    ]
+
+
 class ScheduleService:
     def __init__(
         self,
@@ -135,12 +148,17 @@ class ScheduleService:
         index: BlindIndex,
         policy: SecurityPolicy | None = None,
         now: Callable[[], datetime] | None = None,
+        *,
+        cache: ReadCache | None = None,
+        audit: AuditBuffer | None = None,
     ) -> None:
         self._uow = uow
         self._cipher = cipher
         self._index = index
-        self._access = ScheduleAccess(uow, AccessService(uow, policy, cipher))
+        self._access = ScheduleAccess(uow, AccessService(uow, policy, cipher), cache)
         self._clock = now or (lambda: datetime.now(UTC))
+        self._cache = cache
+        self._audit = audit
 
     def now(self) -> datetime:
         return self._clock()
@@ -214,7 +232,12 @@ class ScheduleService:
         return [clinic_id]
 
     async def _free_in(
-        self, actor: ScheduleActor, clinic_ids: Sequence[int], start: datetime, end: datetime, exclude: int | None = None
+        self,
+        actor: ScheduleActor,
+        clinic_ids: Sequence[int],
+        start: datetime,
+        end: datetime,
+        exclude: int | None = None,
     ) -> list[Slot]:
         shifts = await ShiftRepository(self._uow.session).overlapping(
             start, end, doctor_id=actor.doctor_id, clinic_ids=clinic_ids, published_only=True
@@ -247,9 +270,10 @@ class ScheduleService:
 
     async def _occupancy(
         self, actor: ScheduleActor, windows: Sequence[tuple[int, datetime, datetime]]
-    ) -> tuple[list[list[Appointment]], list[int]]:
+    ) -> tuple[list[list[Appointment]], list[int], datetime | None]:
         """For each (clinic, start, end) window: its appointments (any status) and its free slots
-        count. Two queries whatever the number of windows (a week of three clinics too)."""
+        count, and when the counts next change by the clock alone (the first free slot begins).
+        Two queries whatever the number of windows (a week of three clinics too)."""
         low = min(start for _, start, _ in windows)
         high = max(end for _, _, end in windows)
         session = self._uow.session
@@ -263,21 +287,49 @@ class ScheduleService:
         free = free_slots(shifts, busy, self.now()) if shifts else []
         listed = [[a for a in rows if a.clinic_id == c and s <= a.starts_at < e] for c, s, e in windows]
         counts = [sum(1 for slot in free if slot.clinic_id == c and s <= slot.starts_at < e) for c, s, e in windows]
-        return listed, counts
+        return listed, counts, (free[0].starts_at if free else None)
 
     async def day(self, telegram_user_id: int, day: date | None = None, clinic_id: int | None = None) -> DayView:
+        """The day with its patients masked, from the read cache while nothing in it changed.
+
+        Every call is audited, cached or not (a read of patient data)."""
         actor = await self._access.doctor(telegram_user_id, "schedule_view")
         clinic_ids = self._clinic_ids(actor, clinic_id)
         day = day or self.today(actor, clinic_id)
+        now = self.now()
+        key = ("schedule_day", actor.doctor_id, tuple(sorted(actor.clinics)), day, clinic_id)
+        view: DayView | None = await self._cache.get(key, now) if self._cache is not None else None
+        if view is None:
+            since = await self._cache.begin() if self._cache is not None else None
+            view, valid_until = await self._read_day(actor, clinic_ids, clinic_id, day, now)
+            if self._cache is not None:
+                self._cache.put(key, view, _day_depends_on(actor), since, valid_until)
+        await self._record_read(
+            actor.actor, "schedule_view", "day", day.isoformat(), appointments=len(view.appointments)
+        )
+        await self._uow.commit()  # the idle anchor, when it moved
+        return view
+
+    async def _read_day(
+        self, actor: ScheduleActor, clinic_ids: Sequence[int], clinic_id: int | None, day: date, now: datetime
+    ) -> tuple[DayView, datetime]:
+        """The day and the moment it stops being true by the clock alone: the first free slot
+        begins (the count drops) or a new day begins somewhere (the patients' ages)."""
         windows = [(cid, *local_day_bounds(day, actor.clinics[cid].timezone)) for cid in clinic_ids]
-        listed, counts = await self._occupancy(actor, windows)
+        listed, counts, next_free = await self._occupancy(actor, windows)
         appointments = sorted((a for group in listed for a in group), key=lambda a: (a.starts_at, a.id))
         views = await self._views(actor, appointments)
-        await AuditService(self._uow).record(
-            actor.actor, "schedule_view", "day", day.isoformat(), "ok", appointments=len(views)
-        )
-        await self._uow.commit()
-        return DayView(day, clinic_id, _all(actor), views, sum(counts))
+        midnights = [
+            local_day_bounds(now.astimezone(ZoneInfo(c.timezone)).date(), c.timezone)[1] for c in actor.clinics.values()
+        ]
+        valid_until = min([*midnights, *([next_free] if next_free is not None else [])])
+        return DayView(day, clinic_id, _all(actor), views, sum(counts)), valid_until
+
+    async def _record_read(self, actor: str, operation: str, object_type: str, object_id: str, **details: int) -> None:
+        if self._audit is not None:
+            self._audit.add(actor, operation, object_type, object_id, "ok", **details)
+        else:
+            await AuditService(self._uow).record(actor, operation, object_type, object_id, "ok", **details)
 
     async def week(self, telegram_user_id: int, start: date | None = None, clinic_id: int | None = None) -> WeekView:
         """Counts only (no patient data): booked and free per day, Monday to Sunday."""
@@ -287,7 +339,7 @@ class ScheduleService:
         monday = anchor - timedelta(days=anchor.weekday())
         days = [monday + timedelta(days=offset) for offset in range(7)]
         windows = [(cid, *local_day_bounds(day, actor.clinics[cid].timezone)) for day in days for cid in clinic_ids]
-        listed, counts = await self._occupancy(actor, windows)
+        listed, counts, _ = await self._occupancy(actor, windows)
         per_day = len(clinic_ids)
         result = []
         for index, day in enumerate(days):
@@ -322,7 +374,9 @@ class ScheduleService:
         if status not in TRANSITIONS.get(appointment.status, frozenset()):
             raise DomainError(N_("This appointment can no longer be changed this way."))
         if status in NEEDS_START and self.now() < appointment.starts_at:
-            raise DomainError(N_("The appointment has not started yet: it can be completed or marked a no-show after it begins."))
+            raise DomainError(
+                N_("The appointment has not started yet: it can be completed or marked a no-show after it begins.")
+            )
         values: dict[str, object] = {"status": status}
         if status == CANCELLED_APPOINTMENT:
             text = (reason or "").strip()
@@ -334,7 +388,9 @@ class ScheduleService:
         repository = AppointmentRepository(self._uow.session)
         if not await repository.change(appointment_id, version, actor=actor.actor, event=status, **values):
             raise Stale()
-        await AuditService(self._uow).record(actor.actor, "appointment_status", "appointment", appointment_id, "ok", status=status)
+        await AuditService(self._uow).record(
+            actor.actor, "appointment_status", "appointment", appointment_id, "ok", status=status
+        )
         updated = await repository.get(appointment_id)
         assert updated is not None
         waiting = 0
@@ -360,11 +416,17 @@ class ScheduleService:
         if starts_at <= self.now():
             raise SlotUnavailable(N_("This time has already passed. Choose a later slot."))
         shifts: Sequence[Shift] = await ShiftRepository(self._uow.session).overlapping(
-            starts_at, starts_at + timedelta(seconds=1), doctor_id=actor.doctor_id, clinic_ids=[clinic_id], published_only=True
+            starts_at,
+            starts_at + timedelta(seconds=1),
+            doctor_id=actor.doctor_id,
+            clinic_ids=[clinic_id],
+            published_only=True,
         )
         slot = slot_at(shifts, starts_at)
         if slot is None:
-            raise SlotUnavailable(N_("There is no slot at this time: it is outside your published shifts or in a break."))
+            raise SlotUnavailable(
+                N_("There is no slot at this time: it is outside your published shifts or in a break.")
+            )
         return slot
 
     async def reschedule(self, telegram_user_id: int, appointment_id: int, version: int, starts_at: datetime) -> Moved:
@@ -379,7 +441,12 @@ class ScheduleService:
         repository = AppointmentRepository(self._uow.session)
         try:
             changed = await repository.change(
-                appointment_id, version, actor=actor.actor, event=RESCHEDULED, starts_at=slot.starts_at, ends_at=slot.ends_at
+                appointment_id,
+                version,
+                actor=actor.actor,
+                event=RESCHEDULED,
+                starts_at=slot.starts_at,
+                ends_at=slot.ends_at,
             )
         except SlotTaken:
             await self._uow.rollback()
@@ -411,7 +478,12 @@ class ScheduleService:
             raise DomainError(N_("It is too late to undo: the move was made more than 5 minutes ago."))
         try:
             changed = await repository.change(
-                appointment_id, version, actor=actor.actor, event=UNDONE, starts_at=last.from_starts_at, ends_at=last.from_ends_at
+                appointment_id,
+                version,
+                actor=actor.actor,
+                event=UNDONE,
+                starts_at=last.from_starts_at,
+                ends_at=last.from_ends_at,
             )
         except SlotTaken:
             await self._uow.rollback()

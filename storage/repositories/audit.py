@@ -65,6 +65,19 @@ class ChainVerification:
     last_hash: str  # hash of the last good row: record it elsewhere to detect truncation later
 
 
+@dataclass(frozen=True, slots=True)
+class NewAuditEvent:
+    """A row to append; ``at`` None: the time of the append."""
+
+    actor: str
+    operation: str
+    object_type: str | None
+    object_id: str | int | None = None
+    outcome: str = "ok"
+    details: Mapping[str, Any] | None = None
+    at: datetime | None = None
+
+
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -89,43 +102,55 @@ class AuditRepository:
     ) -> AuditEvent:
         """Add the next row of the chain (flushed; the caller commits). ``details`` carries ids and
         codes only, never patient data: the log is not encrypted."""
-        if outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
-        details_dict = dict(details or {})
-        details_text = canonical_json(details_dict)  # TypeError for anything not JSON
-        object_id_text = None if object_id is None else str(object_id)
+        [event] = await self.append_many([NewAuditEvent(actor, operation, object_type, object_id, outcome, details)])
+        return event
 
+    async def append_many(self, events: Sequence[NewAuditEvent]) -> list[AuditEvent]:
+        """Add ``events`` as the next rows of the chain, in order, under one lock (flushed; the
+        caller commits): a batch costs one lock and one read of the last hash."""
+        for new in events:
+            if new.outcome not in OUTCOMES:
+                raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
         await self._lock_chain()
         last = (
             await self._session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
         ).first()
-        event_id, prev_hash = (last.id + 1, last.hash) if last is not None else (1, GENESIS_HASH)
-        at = utcnow()
-        event = AuditEvent(
-            id=event_id,
-            at=at,
-            actor=actor,
-            operation=operation,
-            object_type=object_type,
-            object_id=object_id_text,
-            outcome=outcome,
-            details=details_dict,
-            prev_hash=prev_hash,
-            hash=event_hash(
+        event_id, prev_hash = (last.id, last.hash) if last is not None else (0, GENESIS_HASH)
+        now = utcnow()
+        rows = []
+        for new in events:
+            event_id += 1
+            details_dict = dict(new.details or {})
+            details_text = canonical_json(details_dict)  # TypeError for anything not JSON
+            object_id_text = None if new.object_id is None else str(new.object_id)
+            at = new.at or now
+            row = AuditEvent(
                 id=event_id,
                 at=at,
-                actor=actor,
-                operation=operation,
-                object_type=object_type,
+                actor=new.actor,
+                operation=new.operation,
+                object_type=new.object_type,
                 object_id=object_id_text,
-                outcome=outcome,
-                details=details_text,
+                outcome=new.outcome,
+                details=details_dict,
                 prev_hash=prev_hash,
-            ),
-        )
-        self._session.add(event)
+                hash=event_hash(
+                    id=event_id,
+                    at=at,
+                    actor=new.actor,
+                    operation=new.operation,
+                    object_type=new.object_type,
+                    object_id=object_id_text,
+                    outcome=new.outcome,
+                    details=details_text,
+                    prev_hash=prev_hash,
+                ),
+            )
+            prev_hash = row.hash
+            rows.append(row)
+        self._session.add_all(rows)
         await self._session.flush()
-        return event
+        return rows
 
     async def recent(self, limit: int = 50) -> Sequence[AuditEvent]:
         """The newest events, newest first."""

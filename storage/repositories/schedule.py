@@ -202,7 +202,9 @@ class AppointmentRepository:
         from_start, from_end = current.starts_at, current.ends_at
         statement = (
             update(Appointment)
-            .where(Appointment.id == appointment_id, Appointment.version == version)
+            # The doctor too (the same row): read caches then learn whose schedule changed
+            # (storage.changes), instead of every doctor's.
+            .where(Appointment.id == appointment_id, Appointment.doctor_id == current.doctor_id, Appointment.version == version)
             .values(**values, version=version + 1, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )

@@ -20,8 +20,11 @@ from bot.identity import Identity
 from bot.keys import Crypto
 from bot.middlewares.dedup import MemorySeenUpdates
 from bot.middlewares.services import ServicesMiddleware
+from services.audit import AuditBuffer
 from services.identity.access import SecurityPolicy
 from services.preferences import LanguageCache
+from services.read_cache import ReadCache
+from storage.changes import ChangeEpochs
 from storage.crypto import BlindIndex, FieldCipher, generate_key
 from storage.db import create_engine, make_session_maker
 from storage.fsm import SQLStorage
@@ -41,6 +44,8 @@ class Flow:
         engine: AsyncEngine,
         session_maker: async_sessionmaker[AsyncSession],
         storage: SQLStorage,
+        cache: ReadCache | None = None,
+        audit: AuditBuffer | None = None,
     ) -> None:
         self.dp = dp
         self.bot = bot
@@ -48,6 +53,16 @@ class Flow:
         self.engine = engine
         self.session_maker = session_maker
         self.storage = storage
+        self.cache = cache
+        self.audit = audit
+
+    def dispatcher(
+        self, crypto: Crypto | None = None, identity: Identity | None = None, policy: SecurityPolicy | None = None
+    ) -> Dispatcher:
+        """The production dispatcher on this flow's database, read cache and audit buffer."""
+        return make_flow_dispatcher(
+            self.session_maker, self.storage, crypto, identity, policy, cache=self.cache, audit=self.audit
+        )
 
     async def feed(self, update: Update) -> FakeSession:
         self.session.clear()
@@ -71,6 +86,9 @@ def make_flow_dispatcher(
     crypto: Crypto | None = None,
     identity: Identity | None = None,
     policy: SecurityPolicy | None = None,
+    *,
+    cache: ReadCache | None = None,
+    audit: AuditBuffer | None = None,
 ) -> Dispatcher:
     return build_dispatcher(
         session_maker=session_maker,
@@ -78,18 +96,29 @@ def make_flow_dispatcher(
         fsm_storage=storage,
         seen_updates=MemorySeenUpdates(),
         language_cache=LanguageCache(),
-        services=ServicesMiddleware(crypto or make_test_crypto(), identity, policy or SecurityPolicy()),
+        services=ServicesMiddleware(
+            crypto or make_test_crypto(), identity, policy or SecurityPolicy(), cache=cache, audit=audit
+        ),
     )
 
 
 @pytest.fixture
 async def flow(db_url: str) -> AsyncIterator[Flow]:
     engine = create_engine(db_url)
-    session_maker = make_session_maker(engine)
+    # Wired as in production: commits bump change epochs, the read cache serves unchanged reads,
+    # reads of patient data are audited in batches. Every flow thus checks the cache is told.
+    epochs = ChangeEpochs()
+    session_maker = make_session_maker(engine, epochs)
     storage = SQLStorage(session_maker)
     session = FakeSession()
     bot = make_fake_bot(session)
-    yield Flow(make_flow_dispatcher(session_maker, storage), bot, session, engine, session_maker, storage)
+    cache, audit = ReadCache(epochs), AuditBuffer(session_maker, delay=0.01)
+    flow = Flow(
+        make_flow_dispatcher(session_maker, storage, cache=cache, audit=audit),
+        bot, session, engine, session_maker, storage, cache, audit,
+    )
+    yield flow
+    await audit.close()
     await storage.close()
     await bot.session.close()
     await engine.dispose()

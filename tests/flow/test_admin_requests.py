@@ -17,7 +17,7 @@ from bot.keys import Crypto
 from handlers.admin_requests import AdminRequestCallback, AdminStep
 from handlers.notifications import render_notification
 from storage.repositories.schedule import AppointmentRepository
-from tests.flow.conftest import LOCALES, Flow, make_flow_dispatcher, make_test_crypto
+from tests.flow.conftest import LOCALES, Flow, make_test_crypto
 from tests.flow.test_schedule import alert, audit_rows, buttons, last_markup_call, press
 from tests.schedule.support import ADMIN_TG, DOCTOR_TG, World, add_shift, local, make_world
 from tests.support import updates
@@ -33,7 +33,7 @@ def crypto() -> Crypto:
 
 @pytest.fixture
 async def sflow(flow: Flow, crypto: Crypto) -> Flow:
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     return flow
 
 

@@ -21,7 +21,7 @@ from services.signing.documents import LocalKeySigner
 from services.uow import UnitOfWork
 from storage.repositories.medical_documents import MedicalDocumentRepository
 from storage.repositories.reminder_targets import Target
-from tests.flow.conftest import LOCALES, Flow, make_flow_dispatcher, make_test_crypto
+from tests.flow.conftest import LOCALES, Flow, make_test_crypto
 from tests.flow.test_identity_flows import audit_ops
 from tests.flow.test_patients import MOSCOW_OID, NOW, OTHER_OID, position, sign_in, world
 from tests.support import updates
@@ -41,7 +41,7 @@ def crypto() -> Crypto:
 
 @pytest.fixture
 def qflow(flow: Flow, crypto: Crypto, monkeypatch: pytest.MonkeyPatch) -> Flow:
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     monkeypatch.setattr(PatientLookupService, "_now", staticmethod(lambda: NOW))
     return flow
 

@@ -54,9 +54,8 @@ async def egisz() -> AsyncIterator[EgiszEmulator]:
 
 async def signed_prescriptions(flow: Flow, crypto: Crypto, count: int, signer: object | None = None) -> list[int]:
     """Queued drafts approved with the PIN through the chat: signed and in the outbox."""
-    from tests.flow.conftest import make_flow_dispatcher
 
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     if signer is not None:
         flow.dp["document_signer"] = signer  # what bot.documents.install_document_signer does
     w = await world(flow, crypto)

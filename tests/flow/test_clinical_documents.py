@@ -20,7 +20,7 @@ from services.patients import PatientLookupService
 from services.uow import UnitOfWork
 from storage.models import canonical_json
 from storage.repositories.medical_documents import Dispatch, MedicalDocumentRepository
-from tests.flow.conftest import Flow, make_flow_dispatcher, make_test_crypto
+from tests.flow.conftest import Flow, make_test_crypto
 from tests.flow.test_patients import MOSCOW_OID, NOW, position, sign_in, state_of, world
 from tests.flow.test_prescriptions import buttons
 from tests.support import updates
@@ -35,7 +35,7 @@ def crypto() -> Crypto:
 
 @pytest.fixture
 def dflow(flow: Flow, crypto: Crypto, monkeypatch: pytest.MonkeyPatch) -> Flow:
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     monkeypatch.setattr(PatientLookupService, "_now", staticmethod(lambda: NOW))
     return flow
 

@@ -94,7 +94,7 @@ async def test_switching_to_english_is_remembered_and_changes_the_command_menu(f
     assert sent.last_text().startswith("<b>Справка</b>")
 
     # Remembered across a restart: a brand-new dispatcher with empty caches reads it back.
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage)
+    flow.dp = flow.dispatcher()
     sent = await flow.feed(updates.message("/settings", user_id=2002))
     assert "Interface language: 🇬🇧 English" in sent.last_text()
 

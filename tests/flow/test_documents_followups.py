@@ -13,7 +13,7 @@ from handlers.referrals import RefAction, RefCallback, RefFlow
 from services.patients import PatientLookupService
 from services.preferences import Language
 from storage.fsm import SQLStorage
-from tests.flow.conftest import Flow, make_flow_dispatcher, make_test_crypto
+from tests.flow.conftest import Flow, make_test_crypto
 from tests.flow.test_identity_flows import audit_ops
 from tests.flow.test_patients import MOSCOW_OID, NOW, position, sign_in, state_of, world
 from tests.flow.test_prescriptions import buttons
@@ -50,7 +50,7 @@ def crypto() -> Crypto:
 
 @pytest.fixture
 def cflow(flow: Flow, crypto: Crypto, monkeypatch: pytest.MonkeyPatch) -> Flow:
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     monkeypatch.setattr(PatientLookupService, "_now", staticmethod(lambda: NOW))
     return flow
 
@@ -73,7 +73,7 @@ async def press(flow: Flow, data: str, tg: int = DOCTOR_TG) -> None:
 async def restart(flow: Flow, crypto: Crypto) -> None:
     """A new process: a new dispatcher and FSM storage over the same database."""
     flow.storage = SQLStorage(flow.session_maker)
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
 
 
 async def statuses(flow: Flow) -> list[str]:

@@ -11,7 +11,7 @@ from aiogram.methods import SendMessage
 from sqlalchemy import text
 
 from bot.keys import Crypto
-from tests.flow.conftest import Flow, make_flow_dispatcher, make_test_crypto
+from tests.flow.conftest import Flow, make_test_crypto
 from tests.flow.test_schedule import anna_age, book_anna, buttons, press
 from tests.schedule.support import DOCTOR_TG, OTHER_TG, World, make_world
 from tests.support import updates
@@ -26,7 +26,7 @@ def crypto() -> Crypto:
 
 @pytest.fixture
 async def sflow(flow: Flow, crypto: Crypto) -> Flow:
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     return flow
 
 

@@ -35,7 +35,7 @@ from storage.repositories.clinic_roles import ClinicRoleRepository
 from storage.repositories.clinics import ClinicRepository
 from storage.repositories.doctor_profiles import DoctorProfileRepository, PositionData
 from storage.repositories.patients import PatientData, PatientRepository
-from tests.flow.conftest import Flow, make_flow_dispatcher, make_test_crypto
+from tests.flow.conftest import Flow, make_test_crypto
 from tests.flow.test_identity_flows import audit_ops, link_doctor, set_pin
 from tests.support import updates
 
@@ -65,7 +65,7 @@ def crypto() -> Crypto:
 @pytest.fixture
 def pflow(flow: Flow, crypto: Crypto, monkeypatch: pytest.MonkeyPatch) -> Flow:
     """The production dispatcher with keys the test knows (to store patients) and a fixed clock for ages."""
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     monkeypatch.setattr(PatientLookupService, "_now", staticmethod(lambda: NOW))
     return flow
 

@@ -24,7 +24,7 @@ from services.patients import PatientLookupService
 from services.uow import UnitOfWork
 from storage.models import MedicalDocument
 from storage.repositories.medical_documents import MedicalDocumentRepository
-from tests.flow.conftest import Flow, make_flow_dispatcher
+from tests.flow.conftest import Flow
 from tests.flow.test_identity_flows import audit_ops
 from tests.flow.test_patients import MOSCOW_OID, NOW, OTHER_OID, position, sign_in, state_of, world
 from tests.support import updates
@@ -42,7 +42,7 @@ def crypto() -> Crypto:
 
 @pytest.fixture
 def rxflow(flow: Flow, crypto: Crypto, monkeypatch: pytest.MonkeyPatch) -> Flow:
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     monkeypatch.setattr(PatientLookupService, "_now", staticmethod(lambda: NOW))
     return flow
 
@@ -257,7 +257,7 @@ async def test_draft_survives_restart_and_expired_session(
     await say(rxflow, "1")
 
     # A restart: a new dispatcher over the same database.
-    rxflow.dp = make_flow_dispatcher(rxflow.session_maker, rxflow.storage, crypto=crypto)
+    rxflow.dp = rxflow.dispatcher(crypto)
     await say(rxflow, "/cancel")  # leaving the conversation keeps the draft
     assert "незавершённые рецепты" in await say(rxflow, "/prescription")
     await press(rxflow, button(rxflow, RxAction.RESUME, "Метформин"))

@@ -41,7 +41,7 @@ from storage.repositories.doctor_profiles import DoctorProfileRepository
 from storage.repositories.doctors import DoctorRepository
 from storage.repositories.schedule import AppointmentRepository
 from storage.repositories.telegram_accounts import TelegramAccountRepository
-from tests.flow.conftest import LOCALES, Flow, make_flow_dispatcher, make_test_crypto
+from tests.flow.conftest import LOCALES, Flow, make_test_crypto
 from tests.flow.test_identity_flows import set_pin
 from tests.flow.test_patients import register_positions
 from tests.schedule.support import ANNA, DOCTOR_TG, OTHER_TG, World, add_shift, local, make_world
@@ -57,7 +57,7 @@ def crypto() -> Crypto:
 
 @pytest.fixture
 async def sflow(flow: Flow, crypto: Crypto) -> Flow:
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     return flow
 
 

@@ -6,7 +6,7 @@ from aiogram.methods import EditMessageText, SendMessage
 
 from bot.keys import Crypto
 from storage.repositories.notification_preferences import NotificationPreferencesRepository
-from tests.flow.conftest import Flow, make_flow_dispatcher, make_test_crypto
+from tests.flow.conftest import Flow, make_test_crypto
 from tests.schedule.support import DOCTOR_TG, make_world
 from tests.support import updates
 
@@ -18,7 +18,7 @@ def labels(call: SendMessage | EditMessageText) -> dict[str, str]:
 
 async def test_short_appointment_reminders_are_off_until_switched_on(flow: Flow) -> None:
     crypto: Crypto = make_test_crypto()
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     world = await make_world(flow.session_maker, crypto)
 
     sent = await flow.feed(updates.message("/notifications", user_id=DOCTOR_TG))

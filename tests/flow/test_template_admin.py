@@ -13,7 +13,7 @@ from handlers.clinical_documents import DocAction, DocCallback
 from handlers.templates import TplAction, TplCallback, TplFlow
 from services.patients import PatientLookupService
 from storage.models.clinic_role import Role
-from tests.flow.conftest import Flow, make_flow_dispatcher, make_test_crypto
+from tests.flow.conftest import Flow, make_test_crypto
 from tests.flow.test_identity_flows import audit_ops
 from tests.flow.test_patients import MOSCOW_OID, NOW, OTHER_OID, position, sign_in, state_of, world
 from tests.flow.test_prescriptions import buttons
@@ -31,7 +31,7 @@ def crypto() -> Crypto:
 
 @pytest.fixture
 def tflow(flow: Flow, crypto: Crypto, monkeypatch: pytest.MonkeyPatch) -> Flow:
-    flow.dp = make_flow_dispatcher(flow.session_maker, flow.storage, crypto=crypto)
+    flow.dp = flow.dispatcher(crypto)
     monkeypatch.setattr(PatientLookupService, "_now", staticmethod(lambda: NOW))
     SEEN_BY_ADMIN.clear()
     return flow
