@@ -18,18 +18,15 @@ from pathlib import Path
 from aiogram import Dispatcher, Router
 from aiogram.types import Message, Update
 
-from bot.dispatcher import build_dispatcher
-from bot.i18n import make_i18n
 from bot.keys import Crypto
-from bot.middlewares.dedup import MemorySeenUpdates
 from bot.middlewares.services import ServicesMiddleware
 from handlers.callbacks import MenuAction, MenuCallback
 from services.identity.access import SecurityPolicy
-from services.preferences import LanguageCache
 from storage.crypto import BlindIndex, FieldCipher, generate_key
 from storage.db import create_engine, make_session_maker
 from storage.fsm import SQLStorage
 from storage.migrate import upgrade
+from tests.support.dispatcher import production_dispatcher
 from tests.support.fake_session import FakeSession, make_fake_bot
 from tests.support.updates import callback, message
 
@@ -73,16 +70,8 @@ async def main(count: int) -> None:
         engine = create_engine(url)
         session_maker = make_session_maker(engine)
         storage = SQLStorage(session_maker)
-        dp = build_dispatcher(
-            session_maker=session_maker,
-            i18n=make_i18n(LOCALES),
-            fsm_storage=storage,
-            seen_updates=MemorySeenUpdates(),
-            language_cache=LanguageCache(),
-            services=ServicesMiddleware(
-                Crypto(FieldCipher({"b1": generate_key()}, "b1"), BlindIndex(generate_key())), None, SecurityPolicy()
-            ),
-        )
+        crypto = Crypto(FieldCipher({"b1": generate_key()}, "b1"), BlindIndex(generate_key()))
+        dp = production_dispatcher(session_maker, storage, ServicesMiddleware(crypto, None, SecurityPolicy()))
         full_updates = [message("/menu", user_id=5000 + i % USERS) for i in range(count + USERS)]
         full_ups = await _measure(dp, full_updates)
         menu = MenuCallback(action=MenuAction.MAIN).pack()
@@ -96,7 +85,9 @@ async def main(count: int) -> None:
     ratio = full_ups / bare_ups
     print(f"bare aiogram echo:          {bare_ups:8.0f} updates/s")
     print(f"full stack, /menu:          {full_ups:8.0f} updates/s  ({ratio:.0%} of bare; target ≥ 40%)")
-    print(f"full stack, «В меню» button: {button_ups:7.0f} updates/s  ({button_ups / bare_ups:.0%} of bare; edit + answer)")
+    print(
+        f"full stack, «В меню» button: {button_ups:7.0f} updates/s  ({button_ups / bare_ups:.0%} of bare; edit + answer)"
+    )
     print(f"full stack, /start (write): {start_ups:8.0f} updates/s  ({start_ups / bare_ups:.0%} of bare)")
     print(
         f"bare_ups={bare_ups:.0f} full_ups={full_ups:.0f} button_ups={button_ups:.0f} "

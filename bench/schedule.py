@@ -1,15 +1,19 @@
 """The schedule's figures, each against a baseline measured in the same run.
 
 1. Updates per second: aiogram's bare echo vs a doctor's day view with 40 appointments (the full
-   stack: middlewares, access checks with the PIN idle anchor, 40 patients decrypted and masked,
-   the audit record, the edited message), pressing the day in the navigation.
+   stack: middlewares, routers, the access check with the PIN idle timeout, 40 patients decrypted
+   and masked, the audit record, the message), pressing the day in the navigation. As in
+   production, the first press reads the database and the next ones are served from the read
+   cache while nothing they read changed (``services.read_cache``); every press is audited (in
+   batches) and the bench checks each one is in the log. The same press without the cache is
+   measured too (``uncached_ups``).
 2. With ``--postgres URL``: the booking-conflict check on a table of 1,000,000 appointments —
    the EXPLAIN plan of the one query (it must use an index) and its time vs a primary-key lookup.
 
     .venv/bin/python -m bench.schedule [--updates 1000] [--rounds 5] [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test]
 
 Bare echo and the day view alternate for ``--rounds`` rounds; each side's best round counts.
-The last line is ``bare_ups=… day_view_ups=… ratio=… median_ratio=…`` (plus the conflict-check timings with --postgres).
+The last line is ``bare_ups=… day_view_ups=… ratio=… median_ratio=… uncached_ups=…`` (plus the conflict-check timings with --postgres).
 """
 
 from __future__ import annotations
@@ -28,15 +32,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
 from bench.dispatch import USERS, _measure, bare_dispatcher
-from bot.dispatcher import build_dispatcher
-from bot.i18n import make_i18n
 from bot.keys import Crypto
-from bot.middlewares.dedup import MemorySeenUpdates
 from bot.middlewares.services import ServicesMiddleware
 from handlers.schedule_ui import DayCallback
 from services.audit import AuditBuffer
 from services.identity.access import SecurityPolicy
-from services.preferences import LanguageCache
 from services.read_cache import ReadCache
 from storage.changes import ChangeEpochs
 from storage.crypto import BlindIndex, FieldCipher, generate_key
@@ -48,6 +48,7 @@ from storage.repositories.clinics import ClinicRepository
 from storage.repositories.patients import PatientData, PatientRepository
 from storage.repositories.schedule import AppointmentRepository, ShiftRepository, conflict_query
 from tests.schedule.support import add_doctor, local
+from tests.support.dispatcher import production_dispatcher
 from tests.support.updates import callback, message
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
@@ -65,18 +66,24 @@ async def _seed_day(url: str, crypto: Crypto, day: date) -> None:
         await ShiftRepository(session).add(doctor, clinic.id, local(day, 8, 0, MSK), local(day, 20, 0, MSK), 15)
         repository = AppointmentRepository(session)
         for i in range(APPOINTMENTS):
-            patient = await patients.add(clinic.id, PatientData(f"Петрова{i}", "Анна", "Викторовна", date(1970, 1, 1 + i % 28)))
+            patient = await patients.add(
+                clinic.id, PatientData(f"Петрова{i}", "Анна", "Викторовна", date(1970, 1, 1 + i % 28))
+            )
             start = local(day, 8, 0, MSK) + timedelta(minutes=15 * i)
             reason = crypto.cipher.encrypt("Повторный приём", "appointments.reason")
-            await repository.add(doctor, clinic.id, patient.id, start, start + timedelta(minutes=15), reason=reason, actor="bench")
+            await repository.add(
+                doctor, clinic.id, patient.id, start, start + timedelta(minutes=15), reason=reason, actor="bench"
+            )
         await session.commit()
     await engine.dispose()
 
 
-async def day_view(count: int, rounds: int = 5) -> tuple[float, float, float]:
+async def day_view(count: int, rounds: int = 5) -> tuple[float, float, float, float]:
     """Bare echo and the day view measured in alternating rounds (fresh update ids each time);
     each side's best round counts, so a burst from another process on this shared machine
-    does not decide the ratio. Returns (bare, day view, median of the per-round ratios)."""
+    does not decide the ratio. Returns (bare, day view, median of the per-round ratios, and the
+    day view without the read cache: every press read from the database and audited in its own
+    transaction, as before the cache)."""
     crypto = Crypto(FieldCipher({"b1": generate_key()}, "b1"), BlindIndex(generate_key()))
     day = datetime.now(UTC).date() + timedelta(days=3)
     bare = bare_dispatcher()
@@ -92,13 +99,8 @@ async def day_view(count: int, rounds: int = 5) -> tuple[float, float, float]:
         audit = AuditBuffer(session_maker)
         # An idle timeout longer than the run: the bench measures the view, not PIN prompts.
         policy = SecurityPolicy(idle_timeout=timedelta(hours=2))
-        dp = build_dispatcher(
-            session_maker=session_maker,
-            i18n=make_i18n(LOCALES),
-            fsm_storage=storage,
-            seen_updates=MemorySeenUpdates(),
-            language_cache=LanguageCache(),
-            services=ServicesMiddleware(crypto, None, policy, cache=ReadCache(epochs), audit=audit),
+        dp = production_dispatcher(
+            session_maker, storage, ServicesMiddleware(crypto, None, policy, cache=ReadCache(epochs), audit=audit)
         )
         press = DayCallback(day=day.toordinal()).pack()
         bare_rounds, day_rounds = [], []
@@ -108,14 +110,18 @@ async def day_view(count: int, rounds: int = 5) -> tuple[float, float, float]:
             updates = [callback(press, user_id=DOCTOR_TG, message_id=7) for _ in range(count + USERS)]
             day_rounds.append(await _measure(dp, updates))
         await audit.close()
+        uncached = production_dispatcher(session_maker, storage, ServicesMiddleware(crypto, None, policy))
+        uncached_updates = [callback(press, user_id=DOCTOR_TG, message_id=7) for _ in range(count // 5 + USERS)]
+        uncached_ups = await _measure(uncached, uncached_updates)
         async with session_maker() as session:
             audited = await session.scalar(text("SELECT count(*) FROM audit_events WHERE operation = 'schedule_view'"))
         # Every press is a read of patient data: each one must be in the audit log.
-        assert audited == rounds * (count + USERS), (audited, rounds * (count + USERS))
+        expected = rounds * (count + USERS) + len(uncached_updates)
+        assert audited == expected, (audited, expected)
         await storage.close()
         await engine.dispose()
     ratios = sorted(d / b for b, d in zip(bare_rounds, day_rounds, strict=True))
-    return max(bare_rounds), max(day_rounds), ratios[len(ratios) // 2]
+    return max(bare_rounds), max(day_rounds), ratios[len(ratios) // 2], uncached_ups
 
 
 # --- 1,000,000 appointments in PostgreSQL --------------------------------------------------------
@@ -135,7 +141,11 @@ async def conflict_check(base_url: str) -> tuple[float, float, list[str]]:
         engine = create_engine(url)
         started = time.perf_counter()
         async with engine.begin() as conn:
-            await conn.execute(text("INSERT INTO clinics (id, name, short_name, timezone, created_at) VALUES (1, 'ГП', 'ГП', 'Europe/Moscow', now())"))
+            await conn.execute(
+                text(
+                    "INSERT INTO clinics (id, name, short_name, timezone, created_at) VALUES (1, 'ГП', 'ГП', 'Europe/Moscow', now())"
+                )
+            )
             await conn.execute(
                 text(
                     "INSERT INTO doctors (id, last_name, first_name, created_at, updated_at) "
@@ -194,11 +204,14 @@ async def conflict_check(base_url: str) -> tuple[float, float, list[str]]:
 
 
 async def main(count: int, rounds: int, postgres: str | None) -> None:
-    bare_ups, day_ups, median_ratio = await day_view(count, rounds)
+    bare_ups, day_ups, median_ratio, uncached_ups = await day_view(count, rounds)
     ratio = day_ups / bare_ups
     print(f"bare aiogram echo (best of {rounds}):  {bare_ups:8.0f} updates/s")
     print(f"day view, 40 appointments:      {day_ups:8.0f} updates/s  ({ratio:.0%} of bare; target ≥ 30%)")
     print(f"median of the per-round ratios: {median_ratio:.3f}")
+    print(
+        f"day view without the read cache: {uncached_ups:7.0f} updates/s  (every press read and audited in its transaction)"
+    )
     tail = ""
     if postgres:
         conflict_ms, pk_ms, plan = await conflict_check(postgres)
@@ -208,7 +221,9 @@ async def main(count: int, rounds: int, postgres: str | None) -> None:
         print(f"conflict check: {conflict_ms:.3f} ms/query (primary-key lookup: {pk_ms:.3f} ms/query)")
         uses_index = any("Index" in line for line in plan) and not any("Seq Scan" in line for line in plan)
         tail = f" conflict_ms={conflict_ms:.3f} pk_ms={pk_ms:.3f} conflict_uses_index={str(uses_index).lower()}"
-    print(f"bare_ups={bare_ups:.0f} day_view_ups={day_ups:.0f} ratio={ratio:.3f} median_ratio={median_ratio:.3f}{tail}")
+    print(
+        f"bare_ups={bare_ups:.0f} day_view_ups={day_ups:.0f} ratio={ratio:.3f} median_ratio={median_ratio:.3f} uncached_ups={uncached_ups:.0f}{tail}"
+    )
 
 
 if __name__ == "__main__":

@@ -42,12 +42,13 @@ def get_routers() -> list[Router]:
     private.my_chat_member.filter(magic(F.chat.type == "private"))
     features = [
         cancel.get_router(),
-        membership.get_router(),
         auth.get_router(),
         start.get_router(),
         # The day view is what doctors press most: its router comes before the other features'
-        # (its messages are commands and its own states only, so no one else's are taken).
+        # (its messages are commands and its own states only, so no one else's are taken; «Отмена»,
+        # the PIN entry and «меню» still come first).
         schedule.get_router(),
+        membership.get_router(),  # chat-member updates only: its place costs the others nothing
         help.get_router(),
         settings.get_router(),
         admin.get_router(),

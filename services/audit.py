@@ -1,5 +1,6 @@
 """The audit trail: who did what to which object, and how it ended. Appended in the caller's
-transaction, so an action and its record commit (or roll back) together."""
+transaction, so an action and its record commit (or roll back) together; reads that change
+nothing (the day view) may go through ``AuditBuffer`` instead, appended in batches."""
 
 from __future__ import annotations
 

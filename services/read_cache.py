@@ -33,7 +33,7 @@ class _Entry:
 
 
 class ReadCache:
-    def __init__(self, epochs: ChangeEpochs, max_entries: int = 20_000, ttl: float = 60.0) -> None:
+    def __init__(self, epochs: ChangeEpochs, max_entries: int = 5_000, ttl: float = 60.0) -> None:
         self.epochs = epochs
         self._max_entries = max_entries
         self._ttl = ttl

@@ -14,20 +14,17 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.dispatcher import build_dispatcher
-from bot.i18n import make_i18n
 from bot.identity import Identity
 from bot.keys import Crypto
-from bot.middlewares.dedup import MemorySeenUpdates
 from bot.middlewares.services import ServicesMiddleware
 from services.audit import AuditBuffer
 from services.identity.access import SecurityPolicy
-from services.preferences import LanguageCache
 from services.read_cache import ReadCache
 from storage.changes import ChangeEpochs
 from storage.crypto import BlindIndex, FieldCipher, generate_key
 from storage.db import create_engine, make_session_maker
 from storage.fsm import SQLStorage
+from tests.support.dispatcher import production_dispatcher
 from tests.support.fake_session import FakeSession, make_fake_bot
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
@@ -90,16 +87,10 @@ def make_flow_dispatcher(
     cache: ReadCache | None = None,
     audit: AuditBuffer | None = None,
 ) -> Dispatcher:
-    return build_dispatcher(
-        session_maker=session_maker,
-        i18n=make_i18n(LOCALES),
-        fsm_storage=storage,
-        seen_updates=MemorySeenUpdates(),
-        language_cache=LanguageCache(),
-        services=ServicesMiddleware(
-            crypto or make_test_crypto(), identity, policy or SecurityPolicy(), cache=cache, audit=audit
-        ),
+    services = ServicesMiddleware(
+        crypto or make_test_crypto(), identity, policy or SecurityPolicy(), cache=cache, audit=audit
     )
+    return production_dispatcher(session_maker, storage, services)
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ def test_the_production_order_cancel_first_errors_last_and_the_day_view_early() 
     names = [router.name for router in private.sub_routers]
     # «Отмена» must win over any conversation; the PIN entry (auth) must see text before the
     # schedule's own states; the day view comes right after, before the other features.
-    assert names[:5] == ["cancel", "membership", "auth", "start", "schedule"]
+    assert names[:4] == ["cancel", "auth", "start", "schedule"]
     assert names[-1] == "fallback" and gate_of(private.sub_routers[-1]) is None  # answers any stale button
     assert gate_of(private.sub_routers[names.index("schedule")]) is not None
 
