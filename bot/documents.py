@@ -1,4 +1,5 @@
-"""Wiring of the documents feature: which signer the services get, and the delivery job."""
+"""Wiring of the clinic system's exchange: which signer the document services get, the documents'
+delivery job, and the job that reads the registry's and patients' change requests (and answers them)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import
 
 from bot.settings import Settings
 from services.clinic_exchange import ClinicExchange
+from services.schedule.clinic_requests import ClinicRequestSync
 from services.signing.documents import ServiceSigner
 
 if TYPE_CHECKING:
@@ -47,4 +49,21 @@ def document_exchange_jobs(runtime: Runtime) -> dict[str, tuple[Callable[[], Awa
             # Retried at the next firing; the outbox keeps what is due.
             logger.exception("documents exchange failed")
 
-    return {"documents.exchange": (job, IntervalTrigger(seconds=settings.documents.exchange_seconds))}
+    async def requests_job() -> None:
+        try:
+            async with aiohttp.ClientSession() as http:
+                report = await ClinicRequestSync(runtime.session_maker, runtime.crypto.cipher, http, base_url, key).tick()
+            if report.imported or report.refused or report.answered or report.expired:
+                logger.info("clinic requests: imported %d, refused %d, answered %d, expired %d",
+                            report.imported, report.refused, report.answered, report.expired)
+            for error in report.errors:
+                logger.warning("clinic requests: %s", error)
+        except Exception:
+            # Retried at the next firing: unread Tasks stay requested, unanswered decisions stay due.
+            logger.exception("clinic requests sync failed")
+
+    seconds = settings.documents.exchange_seconds
+    return {
+        "documents.exchange": (job, IntervalTrigger(seconds=seconds)),
+        "schedule.clinic_requests": (requests_job, IntervalTrigger(seconds=seconds)),
+    }

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .appointment_requests import AppointmentRequests
 from .lookup import reply
 
 if TYPE_CHECKING:
@@ -134,9 +135,11 @@ def bundle_problem(bundle: Any) -> str | None:
 class FhirEndpoint:
     def __init__(self, emulator: EgiszEmulator) -> None:
         self.emu = emulator
+        self.requests = AppointmentRequests(self)
         self.reset()
 
     def reset(self) -> None:
+        self.requests.reset()
         self.by_key: dict[str, Submission] = {}
         self.by_task: dict[str, Submission] = {}
         self.planned_rejections: list[str] = []
@@ -146,6 +149,7 @@ class FhirEndpoint:
         return [
             web.post(FHIR_PATH, self.create, name="fhir"),
             web.get(FHIR_PATH + "/Task/{id}", self.task, name="fhir.task"),
+            *self.requests.routes(FHIR_PATH),
         ]
 
     async def create(self, request: web.Request) -> web.Response:
@@ -197,7 +201,8 @@ class FhirEndpoint:
             return refused
         submission = self.by_task.get(request.match_info["id"])
         if submission is None:
-            return outcome(404, "not-found", "no such Task")
+            asked = self.requests.read(request.match_info["id"])
+            return reply(asked) if asked is not None else outcome(404, "not-found", "no such Task")
         submission.polls += 1
         return reply(submission.task())
 

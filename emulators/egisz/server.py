@@ -7,6 +7,7 @@ Control routes under `/_emulator/` (besides health, reset, calls, faults, clock)
 | --- | --- |
 | `GET /persons`, `POST /persons` `{person JSON}`, `DELETE /persons/{snils}` | the register's entries |
 | `GET /auth`, `POST /auth` `{"require_auth", "api_keys"}` | the API key check |
+| `POST /fhir/appointment-requests`, `GET /fhir/appointment-requests` | the registry's and patients' requests to move or cancel (``appointment_requests.py``) |
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class EgiszEmulator(EmulatorServer):
             web.get(f"{PREFIX}/auth", guarded(self._get_auth)),
             web.post(f"{PREFIX}/auth", guarded(self._set_auth)),
             web.post(f"{PREFIX}/fhir/reject", guarded(self.fhir.control_reject)),
+            *self.fhir.requests.control_routes(),
             web.get(f"{PREFIX}/fhir/submissions", guarded(self.fhir.control_list)),
         ]
 

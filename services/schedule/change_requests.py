@@ -114,8 +114,10 @@ class ChangeRequestService:
         requester_chat_id: int | None = None,
         ttl: timedelta = DEFAULT_TTL,
         reason: str | None = None,
+        external_id: str | None = None,
     ) -> int:
-        """Record a request and queue the doctor's message (urgent when it concerns today)."""
+        """Record a request and queue the doctor's message (urgent when it concerns today).
+        ``external_id``: the clinic system's Task it came from, answered when decided."""
         if requested_by not in REQUESTERS or kind not in (REQUEST_MOVE, REQUEST_CANCEL):
             raise ValueError("unknown requester or kind")
         if (kind == REQUEST_MOVE) != (proposed_starts_at is not None):
@@ -144,6 +146,7 @@ class ChangeRequestService:
             proposed_ends_at=proposed_end,
             reason=reason,
             created_at=now,
+            external_id=external_id,
         )
         account = await TelegramAccountRepository(session).get_by_doctor(appointment.doctor_id)
         if account is not None:
@@ -274,6 +277,9 @@ class ChangeRequestService:
             raise DomainError(N_("There is no slot at this time: it is outside your published shifts or in a break."))
         if not await ChangeRequestRepository(session).decide(request.id, REQUEST_COUNTERED, now):
             raise RequestClosed(N_("This request has already been decided."))
+        # Kept for the answer to the clinic system (its Task carries the proposed period).
+        request.countered_starts_at = starts_at
+        request.countered_ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
         clinic = await ClinicRepository(session).get(appointment.clinic_id)
         assert clinic is not None
         await self._report(request, REQUEST_COUNTERED, starts_at, clinic.timezone, now)
@@ -283,7 +289,7 @@ class ChangeRequestService:
 
     async def _report(self, request: ChangeRequest, status: str, starts_at: datetime, tz: str, now: datetime) -> None:
         if request.requester_chat_id is None:
-            return  # the clinic system reads the decision from the request itself
+            return  # the clinic system's Task is answered by its sync (services/schedule/clinic_requests.py)
         await OutboxRepository(self._uow.session).enqueue(
             request.requester_chat_id,
             CHANGE_REQUEST_RESULT,

@@ -32,6 +32,8 @@ class ChangeRequest(Base):
         Index("ix_change_requests_doctor_id_status", "doctor_id", "status"),
         # The reminder scan: pending requests by age, whoever the doctor.
         Index("ix_change_requests_status_created_at", "status", "created_at"),
+        # One request per Task of the clinic system, however often the Task is read.
+        Index("ux_change_requests_external_id", "external_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,3 +55,10 @@ class ChangeRequest(Base):
     expires_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The clinic system's Task this request came from (None: asked in the chat or by a service
+    # call); the decision is written back to it, and ``external_reported_at`` says when.
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    external_reported_at: Mapped[datetime | None]
+    # The time the doctor proposed instead (status countered).
+    countered_starts_at: Mapped[datetime | None]
+    countered_ends_at: Mapped[datetime | None]

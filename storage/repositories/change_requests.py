@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Appointment, ChangeRequest, Clinic
-from storage.models.change_request import REQUEST_PENDING
+from storage.models.change_request import REQUEST_EXPIRED, REQUEST_PENDING
 
 
 class ChangeRequestRepository:
@@ -29,6 +29,7 @@ class ChangeRequestRepository:
         proposed_ends_at: datetime | None = None,
         reason: str | None = None,
         created_at: datetime | None = None,
+        external_id: str | None = None,
     ) -> ChangeRequest:
         request = ChangeRequest(
             appointment_id=appointment_id,
@@ -42,6 +43,7 @@ class ChangeRequestRepository:
             appointment_version=appointment_version,
             status=REQUEST_PENDING,
             expires_at=expires_at,
+            external_id=external_id,
         )
         if created_at is not None:
             request.created_at = created_at
@@ -93,3 +95,45 @@ class ChangeRequestRepository:
             .order_by(ChangeRequest.created_at, ChangeRequest.id)
         )
         return [(r, a, c) for r, a, c in (await self._session.execute(statement)).all()]
+
+    # --- requests from the clinic system -----------------------------------------------------
+
+    async def by_external_id(self, external_id: str) -> ChangeRequest | None:
+        statement = select(ChangeRequest).where(ChangeRequest.external_id == external_id)
+        return (await self._session.scalars(statement.limit(1))).first()
+
+    async def expire_external(self, now: datetime) -> int:
+        """Close the clinic system's requests nobody decided in time (their answer is then due)."""
+        result = await self._session.execute(
+            update(ChangeRequest)
+            .where(
+                ChangeRequest.external_id.is_not(None),
+                ChangeRequest.status == REQUEST_PENDING,
+                ChangeRequest.expires_at <= now,
+            )
+            .values(status=REQUEST_EXPIRED, decided_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def unreported_external(self, limit: int = 50) -> list[ChangeRequest]:
+        """Decided requests of the clinic system whose answer was not written back yet (oldest first)."""
+        statement = (
+            select(ChangeRequest)
+            .where(
+                ChangeRequest.external_id.is_not(None),
+                ChangeRequest.status != REQUEST_PENDING,
+                ChangeRequest.external_reported_at.is_(None),
+            )
+            .order_by(ChangeRequest.decided_at, ChangeRequest.id)
+            .limit(limit)
+        )
+        return list((await self._session.scalars(statement)).all())
+
+    async def mark_reported(self, request_id: int, at: datetime) -> None:
+        await self._session.execute(
+            update(ChangeRequest)
+            .where(ChangeRequest.id == request_id)
+            .values(external_reported_at=at)
+            .execution_options(synchronize_session=False)
+        )
