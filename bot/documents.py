@@ -38,32 +38,32 @@ def document_exchange_jobs(runtime: Runtime) -> dict[str, tuple[Callable[[], Awa
     base_url = settings.fhir_url
     key = settings.documents.fhir_api_key.get_secret_value() if settings.documents.fhir_api_key else ""
 
-    async def job() -> None:
-        try:
-            async with aiohttp.ClientSession() as http:
-                report = await ClinicExchange(runtime.session_maker, runtime.crypto.cipher, http, base_url, key).tick()
-            if report.sent or report.accepted or report.rejected or report.retried:
-                logger.info("documents exchange: sent %d, accepted %d, rejected %d, retried %d",
-                            report.sent, report.accepted, report.rejected, report.retried)
-        except Exception:
-            # Retried at the next firing; the outbox keeps what is due.
-            logger.exception("documents exchange failed")
+    def job(name: str, tick: Callable[[aiohttp.ClientSession], Awaitable[dict[str, int]]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            try:
+                async with aiohttp.ClientSession() as http:
+                    counts = await tick(http)
+                if any(counts.values()):
+                    logger.info("%s: %s", name, ", ".join(f"{key} {value}" for key, value in counts.items()))
+            except Exception:
+                # Retried at the next firing: the documents' outbox keeps what is due, unread Tasks
+                # stay requested, unanswered decisions stay due.
+                logger.exception("%s failed", name)
 
-    async def requests_job() -> None:
-        try:
-            async with aiohttp.ClientSession() as http:
-                report = await ClinicRequestSync(runtime.session_maker, runtime.crypto.cipher, http, base_url, key).tick()
-            if report.imported or report.refused or report.answered or report.expired:
-                logger.info("clinic requests: imported %d, refused %d, answered %d, expired %d",
-                            report.imported, report.refused, report.answered, report.expired)
-            for error in report.errors:
-                logger.warning("clinic requests: %s", error)
-        except Exception:
-            # Retried at the next firing: unread Tasks stay requested, unanswered decisions stay due.
-            logger.exception("clinic requests sync failed")
+        return run
+
+    async def documents(http: aiohttp.ClientSession) -> dict[str, int]:
+        report = await ClinicExchange(runtime.session_maker, runtime.crypto.cipher, http, base_url, key).tick()
+        return {"sent": report.sent, "accepted": report.accepted, "rejected": report.rejected, "retried": report.retried}
+
+    async def requests(http: aiohttp.ClientSession) -> dict[str, int]:
+        report = await ClinicRequestSync(runtime.session_maker, runtime.crypto.cipher, http, base_url, key).tick()
+        for error in report.errors:
+            logger.warning("clinic requests: %s", error)
+        return {"imported": report.imported, "refused": report.refused, "answered": report.answered, "expired": report.expired}
 
     seconds = settings.documents.exchange_seconds
     return {
-        "documents.exchange": (job, IntervalTrigger(seconds=seconds)),
-        "schedule.clinic_requests": (requests_job, IntervalTrigger(seconds=seconds)),
+        "documents.exchange": (job("documents exchange", documents), IntervalTrigger(seconds=seconds)),
+        "schedule.clinic_requests": (job("clinic requests", requests), IntervalTrigger(seconds=seconds)),
     }

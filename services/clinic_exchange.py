@@ -26,6 +26,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clinical_documents import ClinicalDocumentService
+from services.fhir.api import FhirApi
 from services.fhir.resources import provenance, transaction_bundle
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
@@ -68,10 +69,7 @@ class ClinicExchange:
     ) -> None:
         self._session_maker = session_maker
         self._cipher = cipher
-        self._http = http
-        self._base = base_url.rstrip("/")
-        self._api_key = api_key
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._fhir = FhirApi(http, base_url, api_key, timeout)
         self._lease = lease
         self._poll_every = poll_every
         self._first_retry = first_retry
@@ -89,12 +87,6 @@ class ClinicExchange:
                 await self._one(uow, dispatch, now, report)
                 await uow.commit()
         return report
-
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/fhir+json"}
-        if self._api_key:
-            headers["X-API-Key"] = self._api_key
-        return headers
 
     async def _one(self, uow: UnitOfWork, dispatch: Dispatch, now: datetime, report: ExchangeReport) -> None:
         record = dispatch.record
@@ -155,9 +147,9 @@ class ClinicExchange:
         )
 
     async def _submit(self, dispatch: Dispatch) -> tuple[str, str]:
-        headers = self._headers() | {"Content-Type": "application/fhir+json", "Idempotency-Key": dispatch.idempotency_key}
+        headers = self._fhir.headers(**{"Content-Type": "application/fhir+json", "Idempotency-Key": dispatch.idempotency_key})
         body = canonical_json(self.bundle(dispatch)).encode("utf-8")
-        async with self._http.post(f"{self._base}/fhir", data=body, headers=headers, timeout=self._timeout) as response:
+        async with self._fhir.http.post(self._fhir.url(), data=body, headers=headers, timeout=self._fhir.timeout) as response:
             if response.status in (200, 201):
                 return ACCEPTED, ""
             if response.status == 202:
@@ -169,8 +161,8 @@ class ClinicExchange:
             return "retry", f"HTTP {response.status}"
 
     async def _poll(self, task_id: str) -> tuple[str, str]:
-        url = f"{self._base}/fhir/Task/{task_id}"
-        async with self._http.get(url, headers=self._headers(), timeout=self._timeout) as response:
+        url = self._fhir.url(f"/Task/{task_id}")
+        async with self._fhir.http.get(url, headers=self._fhir.headers(), timeout=self._fhir.timeout) as response:
             if response.status != 200:
                 return "retry", f"HTTP {response.status} polling the task"
             try:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.errors import DomainError
+from services.fhir.api import FhirApi
 from services.schedule.change_requests import ChangeRequestService
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
@@ -196,18 +197,9 @@ class ClinicRequestSync:
     ) -> None:
         self._session_maker = session_maker
         self._cipher = cipher
-        self._http = http
-        self._base = base_url.rstrip("/")
-        self._api_key = api_key
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._fhir = FhirApi(http, base_url, api_key, timeout)
         self._batch = batch
         self._clock = now or (lambda: datetime.now(UTC))
-
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/fhir+json"}
-        if self._api_key:
-            headers["X-API-Key"] = self._api_key
-        return headers
 
     async def tick(self) -> SyncReport:
         report = SyncReport()
@@ -225,7 +217,7 @@ class ClinicRequestSync:
 
     async def _import(self, report: SyncReport) -> None:
         params = {"status": "requested", "intent": "proposal", "_count": str(self._batch)}
-        async with self._http.get(f"{self._base}/fhir/Task", params=params, headers=self._headers(), timeout=self._timeout) as response:
+        async with self._fhir.http.get(self._fhir.url("/Task"), params=params, headers=self._fhir.headers(), timeout=self._fhir.timeout) as response:
             if response.status != 200:
                 raise ValueError(f"HTTP {response.status}")
             bundle = await response.json(content_type=None)
@@ -310,8 +302,8 @@ class ClinicRequestSync:
 
     async def _get(self, task_id: str) -> dict[str, Any] | None:
         """The Task as the clinic system has it now; None when it is gone (nothing to answer)."""
-        url = f"{self._base}/fhir/Task/{task_id}"
-        async with self._http.get(url, headers=self._headers(), timeout=self._timeout) as response:
+        url = self._fhir.url(f"/Task/{task_id}")
+        async with self._fhir.http.get(url, headers=self._fhir.headers(), timeout=self._fhir.timeout) as response:
             if response.status in (404, 410):
                 return None
             if response.status != 200:
@@ -330,8 +322,8 @@ class ClinicRequestSync:
         await self._send(updated)
 
     async def _send(self, task: dict[str, Any]) -> None:
-        url = f"{self._base}/fhir/Task/{task['id']}"
-        headers = {**self._headers(), "Content-Type": "application/fhir+json"}
-        async with self._http.put(url, json=task, headers=headers, timeout=self._timeout) as response:
+        url = self._fhir.url(f"/Task/{task['id']}")
+        headers = self._fhir.headers(**{"Content-Type": "application/fhir+json"})
+        async with self._fhir.http.put(url, json=task, headers=headers, timeout=self._fhir.timeout) as response:
             if response.status not in (200, 201):
                 raise ValueError(f"HTTP {response.status}")

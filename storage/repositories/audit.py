@@ -123,29 +123,17 @@ class AuditRepository:
             details_dict = dict(new.details or {})
             details_text = canonical_json(details_dict)  # TypeError for anything not JSON
             object_id_text = None if new.object_id is None else str(new.object_id)
-            at = new.at or now
-            row = AuditEvent(
-                id=event_id,
-                at=at,
-                actor=new.actor,
-                operation=new.operation,
-                object_type=new.object_type,
-                object_id=object_id_text,
-                outcome=new.outcome,
-                details=details_dict,
-                prev_hash=prev_hash,
-                hash=event_hash(
-                    id=event_id,
-                    at=at,
-                    actor=new.actor,
-                    operation=new.operation,
-                    object_type=new.object_type,
-                    object_id=object_id_text,
-                    outcome=new.outcome,
-                    details=details_text,
-                    prev_hash=prev_hash,
-                ),
-            )
+            fields: dict[str, Any] = {
+                "id": event_id,
+                "at": new.at or now,
+                "actor": new.actor,
+                "operation": new.operation,
+                "object_type": new.object_type,
+                "object_id": object_id_text,
+                "outcome": new.outcome,
+                "prev_hash": prev_hash,
+            }
+            row = AuditEvent(**fields, details=details_dict, hash=event_hash(**fields, details=details_text))
             prev_hash = row.hash
             rows.append(row)
         self._session.add_all(rows)

@@ -4,32 +4,19 @@ rules an update must follow — what a client that gets them wrong is told."""
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from emulators.egisz import DEFAULT_API_KEY, EgiszEmulator
+from tests.emulators import test_egisz_emulator as emulator_tests
 
 AUTH = {"X-API-Key": DEFAULT_API_KEY}
 
 
-@pytest.fixture
-async def egisz() -> AsyncIterator[EgiszEmulator]:
-    emulator = EgiszEmulator()
-    await emulator.start(port=0)
-    try:
-        yield emulator
-    finally:
-        await emulator.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+# The emulator on a free port and an HTTP session, as the emulator's other tests have them.
+egisz, http = emulator_tests.egisz, emulator_tests.web_client
 
 
 async def ask(http: aiohttp.ClientSession, egisz: EgiszEmulator, **request: Any) -> dict[str, Any]:

@@ -21,35 +21,18 @@ from bot.keys import Crypto
 from emulators.egisz.server import DEFAULT_API_KEY, EgiszEmulator
 from handlers.notifications import render_notification
 from services.schedule.clinic_requests import ClinicRequestSync, SyncReport
-from tests.flow.conftest import LOCALES, Flow, make_test_crypto
+from tests.flow import test_clinic_exchange as exchange_flows
+from tests.flow import test_schedule as schedule_flows
+from tests.flow.conftest import LOCALES, Flow
 from tests.flow.test_schedule import _month, alert, book_anna, day_after_tomorrow, press
-from tests.schedule.support import World, add_shift, local, make_world
+from tests.schedule.support import World, add_shift, local
 
 MSK = "Europe/Moscow"
 
 
-@pytest.fixture
-def crypto() -> Crypto:
-    return make_test_crypto()
-
-
-@pytest.fixture
-async def sflow(flow: Flow, crypto: Crypto) -> Flow:
-    flow.dp = flow.dispatcher(crypto)
-    return flow
-
-
-@pytest.fixture
-async def world(sflow: Flow, crypto: Crypto) -> World:
-    return await make_world(sflow.session_maker, crypto)
-
-
-@pytest.fixture
-async def egisz() -> AsyncIterator[EgiszEmulator]:
-    emulator = EgiszEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
+# The schedule flows' fixtures (a doctor in three clinics, patients, the dispatcher with a key)
+# and the emulator's, under the names the tests ask for.
+crypto, sflow, world, egisz = schedule_flows.crypto, schedule_flows.sflow, schedule_flows.world, exchange_flows.egisz
 
 
 class Clinic:
