@@ -14,7 +14,8 @@ detached signature; the emulator checks its shape, not the cryptography):
 ``GET /fhir/Task/{id}`` → the Task: ``requested`` until polled once, then ``completed`` (the
 document is registered; ``output`` names it) or ``rejected`` with ``statusReason.text`` when a
 rejection was planned (``POST /_emulator/fhir/reject {"reason": "…"}`` rejects the next submission).
-Faults target the endpoint ``fhir`` (HTML 500, 503, slow → a client timeout).
+Faults target the endpoint ``fhir`` (HTML 500, 503, slow → a client timeout), the change
+requests' Task routes (``appointment_requests.py``) included.
 """
 
 from __future__ import annotations
