@@ -12,14 +12,12 @@ from services.reminders import BRIEF_SECTIONS, BriefLine
 from services.schedule.change_requests import CHANGE_REQUEST, is_same_day, request_payload
 from services.schedule.service import local_day_bounds
 from services.uow import UnitOfWork
-from storage.models.appointment import BOOKED
 from storage.models.clinic_role import Role
 from storage.models.notification import ROUTINE, URGENT
 from storage.models.notification_preferences import SHORT_APPOINTMENT_MINUTES
 from storage.repositories.change_requests import ChangeRequestRepository
 from storage.repositories.clinic_roles import ClinicRoleRepository
 from storage.repositories.clinics import ClinicRepository
-from storage.repositories.notification_preferences import NotificationPreferencesRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.reminder_targets import ReminderTargetRepository, Target
 from storage.repositories.schedule import AppointmentRepository
@@ -70,40 +68,40 @@ async def appointment_reminders(uow: UnitOfWork, now: datetime) -> int:
     twice, and a moved appointment is reminded of again at its new time.
     """
     session = uow.session
+    targets = {
+        t.doctor_id: t
+        for t in await ReminderTargetRepository(session).active_doctors()
+        if REMINDER not in t.disabled_kinds and t.reminder_lead_minutes > 0
+    }
+    if not targets:
+        return 0
+    # One query for every doctor: the booked appointments within the longest lead time, with
+    # their clinics; each doctor's own lead is applied below.
+    longest = timedelta(minutes=max(t.reminder_lead_minutes for t in targets.values()))
+    rows = await AppointmentRepository(session).booked_starting(now, now + longest, doctor_ids=list(targets))
     outbox = OutboxRepository(session)
-    preferences = NotificationPreferencesRepository(session)
-    repository = AppointmentRepository(session)
     queued = 0
-    for target in await ReminderTargetRepository(session).active_doctors():
-        if REMINDER in target.disabled_kinds:
+    for appointment, clinic in rows:
+        target = targets[appointment.doctor_id]
+        if appointment.starts_at >= now + timedelta(minutes=target.reminder_lead_minutes):
             continue
-        prefs = await preferences.get_or_default(target.doctor_id)
-        lead = prefs.reminder_lead_minutes
-        if lead <= 0:
-            continue
-        rows = await repository.in_period(now, now + timedelta(minutes=lead), doctor_id=target.doctor_id)
-        clinics = {c.id: c for c in await ClinicRepository(session).by_ids({a.clinic_id for a in rows})}
-        for appointment in rows:
-            if appointment.status != BOOKED:
-                continue
-            if appointment.ends_at - appointment.starts_at < SHORT and not prefs.remind_short_appointments:
-                continue  # short slots follow each other too fast for a reminder each, unless asked
-            clinic = clinics[appointment.clinic_id]
-            created = await outbox.enqueue(
-                target.chat_id,
-                REMINDER,
-                f"{REMINDER}:{appointment.id}:{appointment.starts_at.isoformat()}",
-                now,
-                doctor_id=target.doctor_id,
-                payload={
-                    "appointment_id": appointment.id,
-                    "starts_at": appointment.starts_at.isoformat(),
-                    "timezone": clinic.timezone,
-                    "clinic": clinic.short_name,
-                    "locale": target.locale,
-                },
-            )
-            queued += created is not None
+        if appointment.ends_at - appointment.starts_at < SHORT and not target.remind_short_appointments:
+            continue  # short slots follow each other too fast for a reminder each, unless asked
+        created = await outbox.enqueue(
+            target.chat_id,
+            REMINDER,
+            f"{REMINDER}:{appointment.id}:{appointment.starts_at.isoformat()}",
+            now,
+            doctor_id=target.doctor_id,
+            payload={
+                "appointment_id": appointment.id,
+                "starts_at": appointment.starts_at.isoformat(),
+                "timezone": clinic.timezone,
+                "clinic": clinic.short_name,
+                "locale": target.locale,
+            },
+        )
+        queued += created is not None
     await uow.commit()
     return queued
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Consent, Doctor, NotificationPreferences, TelegramAccount
 from storage.models.consent import PERSONAL_DATA
-from storage.models.notification_preferences import DEFAULT_NOTIFICATION_TIMEZONE
+from storage.models.notification_preferences import DEFAULT_NOTIFICATION_TIMEZONE, DEFAULT_REMINDER_LEAD_MINUTES
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Target:
     disabled_kinds: frozenset[str]
     accreditation_valid_until: date | None
     accreditation_specialty: str | None
+    reminder_lead_minutes: int = DEFAULT_REMINDER_LEAD_MINUTES
+    remind_short_appointments: bool = False
 
 
 class ReminderTargetRepository:
@@ -45,6 +47,8 @@ class ReminderTargetRepository:
                 NotificationPreferences.disabled_kinds,
                 Doctor.accreditation_valid_until,
                 Doctor.accreditation_specialty,
+                NotificationPreferences.reminder_lead_minutes,
+                NotificationPreferences.remind_short_appointments,
             )
             .join(TelegramAccount, TelegramAccount.doctor_id == Doctor.id)
             .join(
@@ -67,6 +71,9 @@ class ReminderTargetRepository:
                 disabled_kinds=frozenset(row[5] or []),
                 accreditation_valid_until=row[6],
                 accreditation_specialty=row[7],
+                # No saved preferences: the defaults (the outer join gives NULLs).
+                reminder_lead_minutes=DEFAULT_REMINDER_LEAD_MINUTES if row[8] is None else row[8],
+                remind_short_appointments=bool(row[9]),
             )
             for row in rows
         ]

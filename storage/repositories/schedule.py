@@ -27,7 +27,7 @@ from storage.models import (
     TelegramAccount,
     utcnow,
 )
-from storage.models.appointment import CANCELLED_APPOINTMENT, OVERLAP_GUARD
+from storage.models.appointment import BOOKED, CANCELLED_APPOINTMENT, OVERLAP_GUARD
 from storage.models.clinic_role import Role
 from storage.models.shift import SHIFT_PUBLISHED
 
@@ -186,6 +186,25 @@ class AppointmentRepository:
         if active_only:
             statement = statement.where(_ACTIVE)
         return (await self._session.scalars(statement.order_by(Appointment.starts_at, Appointment.id))).all()
+
+    async def booked_starting(
+        self, start: datetime, end: datetime, *, doctor_ids: Collection[int]
+    ) -> list[tuple[Appointment, Clinic]]:
+        """Booked appointments of these doctors starting in [start, end), with their clinics, by time."""
+        if not doctor_ids:
+            return []
+        statement = (
+            select(Appointment, Clinic)
+            .join(Clinic, Clinic.id == Appointment.clinic_id)
+            .where(
+                Appointment.doctor_id.in_(doctor_ids),
+                Appointment.status == BOOKED,
+                Appointment.starts_at >= start,
+                Appointment.starts_at < end,
+            )
+            .order_by(Appointment.starts_at, Appointment.id)
+        )
+        return [(a, c) for a, c in (await self._session.execute(statement)).all()]
 
     async def count_active(self, doctor_id: int, start: datetime, end: datetime) -> int:
         statement = select(func.count()).where(

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import make_i18n
@@ -179,3 +179,33 @@ async def test_without_a_published_shift_the_brief_comes_at_eight(
     await add_shift(session_maker, world.doctor, world.moscow, DAY + timedelta(days=1), MSK, (7, 0), (9, 0))
     assert await briefs(session_maker, local(DAY, 7, 59, MSK)) == []  # a draft is no working day
     assert await briefs(session_maker, local(DAY, 8, 0, MSK)) == [DAY.isoformat()]
+
+
+async def test_the_reminder_scan_reads_once_for_all_doctors_each_with_their_lead(
+    session_maker: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    async with session_maker() as session:
+        await NotificationPreferencesRepository(session).update(world.other_doctor, reminder_lead_minutes=120)
+        repo = AppointmentRepository(session)
+        mine = await repo.add(world.doctor, world.moscow, world.anna, T0 + timedelta(minutes=45), T0 + timedelta(minutes=75), actor="t")
+        theirs = await repo.add(world.other_doctor, world.moscow, world.ivan, T0 + timedelta(minutes=45), T0 + timedelta(minutes=75), actor="t")
+        await session.commit()
+    selects: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    engine = session_maker.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with UnitOfWork(session_maker) as uow:
+            assert await appointment_reminders(uow, T0) == 1  # 45 minutes: within 120, not within the default 30
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(selects) == 2, selects  # the doctors, then every doctor's appointments at once
+    assert [r[2]["appointment_id"] for r in await queued(session_maker, "appointment_reminder", OTHER_TG)] == [theirs.id]
+    assert await queued(session_maker, "appointment_reminder") == []
+    async with UnitOfWork(session_maker) as uow:
+        assert await appointment_reminders(uow, T0 + timedelta(minutes=20)) == 1  # now within 30 minutes
+    assert [r[2]["appointment_id"] for r in await queued(session_maker, "appointment_reminder")] == [mine.id]
