@@ -161,11 +161,20 @@ class ApprovalService:
         drafts = await self._core.documents.list_for_doctor(
             scope.doctor_id, statuses=[DRAFT], kind=PRESCRIPTION, authors=QUEUE_AUTHORS, limit=MAX_BATCH
         )
-        items = []
-        for record in drafts:
-            previous = await self._core.documents.get(record.previous_id) if record.previous_id else None
-            items.append(QueueItem(self._rx.build_review(record, await self._rx.patient_of(record), previous),
-                                   record.author))
+        # The previous versions and the patients of the whole queue in two queries, not two per draft.
+        previous = await self._core.documents.get_many({r.previous_id for r in drafts if r.previous_id})
+        patients = await self._rx.patients_of(drafts)
+        items = [
+            QueueItem(
+                self._rx.build_review(
+                    record,
+                    patients.get(record.patient_id) if record.patient_id else None,
+                    previous.get(record.previous_id) if record.previous_id else None,
+                ),
+                record.author,
+            )
+            for record in drafts
+        ]
         await AuditService(self._uow).record(
             doctor_actor(scope.doctor_id), "approval_queue", "medical_document", None, results=len(items)
         )

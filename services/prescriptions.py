@@ -7,6 +7,7 @@ it; the conversation's state only remembers which draft and which step. Drugs of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -131,6 +132,11 @@ class PrescriptionService:
 
     async def patient_of(self, record: DocumentRecord) -> PatientRecord | None:
         return await self._patient(record)
+
+    async def patients_of(self, records: Sequence[DocumentRecord]) -> dict[int, PatientRecord]:
+        """The patients of these documents, by id, in one query."""
+        repository = PatientRepository(self._uow.session, self._cipher, self._index)
+        return await repository.get_many({r.patient_id for r in records if r.patient_id is not None})
 
     def build_review(
         self, record: DocumentRecord, patient: PatientRecord | None, previous: DocumentRecord | None

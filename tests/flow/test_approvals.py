@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from aiogram.methods import AnswerCallbackQuery
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bot.i18n import make_i18n
 from bot.keys import Crypto
@@ -20,6 +20,7 @@ from services.prescriptions import PrescriptionService
 from services.signing.documents import LocalKeySigner
 from services.uow import UnitOfWork
 from storage.repositories.medical_documents import MedicalDocumentRepository
+from storage.repositories.patients import PatientData, PatientRepository
 from storage.repositories.reminder_targets import Target
 from tests.flow.conftest import LOCALES, Flow, make_test_crypto
 from tests.flow.test_identity_flows import audit_ops
@@ -177,3 +178,32 @@ async def test_demo_seed_queues_nurse_drafts_once(qflow: Flow, crypto: Crypto) -
     async with qflow.engine.connect() as conn:
         rows = (await conn.execute(text("SELECT author, status FROM medical_documents"))).all()
     assert [tuple(r) for r in rows] == [("nurse", "draft"), ("nurse", "draft")]
+
+
+async def test_the_queue_is_read_in_the_same_few_queries_however_long(qflow: Flow, crypto: Crypto) -> None:
+    clinic, anna, doctor_id = await setup(qflow, crypto)
+    async with qflow.session_maker() as session:
+        patients = PatientRepository(session, crypto.cipher, crypto.index)
+        others = [(await patients.add(clinic, PatientData(f"Пациентова{i}", "Анна", None, date(1980, 1, 1 + i)))).id for i in range(5)]
+        await session.commit()
+    counts: list[int] = []
+    submitted = 0
+    for size in (1, 6):
+        while submitted < size:
+            patient = ([anna, *others])[submitted]
+            submitted += 1
+            await submit(qflow, crypto, clinic_id=clinic, doctor_id=doctor_id, patient_id=patient, submission_key=f"k{submitted}")
+        selects: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                selects.append(statement)
+
+        event.listen(qflow.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            listing = (await qflow.feed(updates.message("/queue", user_id=DOCTOR_TG))).last_text()
+        finally:
+            event.remove(qflow.engine.sync_engine, "before_cursor_execute", count)
+        assert f"Ожидают вашей подписи</b>: {size}" in listing
+        counts.append(len(selects))
+    assert counts[0] == counts[1], counts  # not one more per draft and patient
