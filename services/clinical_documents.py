@@ -92,10 +92,7 @@ class ClinicalDocumentService:
                                                  patient_id, "denied")
             await self._uow.commit()
             raise PatientNotYours()
-        repo = DocumentTemplateRepository(self._uow.session)
-        if not await repo.has_defaults():
-            await repo.add_defaults(default_templates())
-        rows = await repo.for_clinic(patient.clinic_id)
+        rows = await DocumentTemplateRepository(self._uow.session).for_clinic(patient.clinic_id, defaults=default_templates())
         await self._uow.commit()
         return [TemplateChoice(row.id, row.title) for row in rows]
 

@@ -16,12 +16,21 @@ class DocumentTemplateRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def for_clinic(self, clinic_id: int) -> list[DocumentTemplate]:
-        rows = await self._session.scalars(
+    async def for_clinic(
+        self, clinic_id: int, *, defaults: Sequence[dict[str, Any]] | None = None
+    ) -> list[DocumentTemplate]:
+        """The clinic's templates (its own version of a code replaces the shipped one). With
+        ``defaults``: installed first if no shipped template is there yet — found in the same read,
+        so the common case costs one query."""
+        statement = (
             select(DocumentTemplate)
             .where(or_(DocumentTemplate.clinic_id == clinic_id, DocumentTemplate.clinic_id.is_(None)))
             .order_by(DocumentTemplate.id)
         )
+        rows = list(await self._session.scalars(statement))
+        if defaults is not None and not any(row.clinic_id is None for row in rows):
+            await self.add_defaults(defaults)
+            rows = list(await self._session.scalars(statement))
         chosen: dict[str, DocumentTemplate] = {}
         for row in rows:
             if row.code not in chosen or row.clinic_id is not None:
