@@ -37,12 +37,18 @@ async def schedule_section(uow: UnitOfWork, target: Target, today: date) -> list
     repository = AppointmentRepository(session)
     count = 0
     first: tuple[datetime, str] | None = None
-    for clinic in await ClinicRepository(session).by_ids(clinic_ids):
-        start, end = local_day_bounds(today, clinic.timezone)
-        rows = await repository.in_period(start, end, doctor_id=target.doctor_id, clinic_ids=[clinic.id], active_only=True)
-        count += len(rows)
-        if rows and (first is None or rows[0].starts_at < first[0]):
-            first = (rows[0].starts_at, clinic.timezone)
+    windows = {c.id: (local_day_bounds(today, c.timezone), c.timezone) for c in await ClinicRepository(session).by_ids(clinic_ids)}
+    low = min(start for (start, _), _ in windows.values())
+    high = max(end for (_, end), _ in windows.values())
+    # One read for the doctor's clinics, each counted within its own local day.
+    rows = await repository.in_period(low, high, doctor_id=target.doctor_id, clinic_ids=list(windows), active_only=True)
+    for row in rows:
+        (start, end), timezone = windows[row.clinic_id]
+        if not start <= row.starts_at < end:
+            continue
+        count += 1
+        if first is None or row.starts_at < first[0]:
+            first = (row.starts_at, timezone)
     pending = await ChangeRequestRepository(session).pending_count(target.doctor_id, datetime.now(UTC))
     return [
         BriefLine(

@@ -70,13 +70,18 @@ class PatientChoiceService:
         repository = AppointmentRepository(self._uow.session)
         todays: list[tuple[Appointment, ClinicInfo]] = []
         earlier: list[tuple[Appointment, ClinicInfo]] = []
-        for clinic in clinics:
-            start, end = local_day_bounds(now.astimezone(ZoneInfo(clinic.timezone)).date(), clinic.timezone)
-            rows = await repository.in_period(
-                start - timedelta(days=RECENT_DAYS), end, doctor_id=actor.doctor_id, clinic_ids=[clinic.id], active_only=True
-            )
-            todays += [(a, clinic) for a in rows if a.starts_at >= start and a.status in TODAY_STATUSES]
-            earlier += [(a, clinic) for a in rows if a.starts_at < start and a.status in SEEN_STATUSES]
+        # Each clinic's own "today"; one read spanning all of them, split by clinic below.
+        windows = {c.id: local_day_bounds(now.astimezone(ZoneInfo(c.timezone)).date(), c.timezone) for c in clinics}
+        low = min(start for start, _ in windows.values()) - timedelta(days=RECENT_DAYS)
+        high = max(end for _, end in windows.values())
+        rows = await repository.in_period(low, high, doctor_id=actor.doctor_id, clinic_ids=list(windows), active_only=True)
+        for a in rows:
+            clinic = actor.clinics[a.clinic_id]
+            start, end = windows[a.clinic_id]
+            if start <= a.starts_at < end and a.status in TODAY_STATUSES:
+                todays.append((a, clinic))
+            elif start - timedelta(days=RECENT_DAYS) <= a.starts_at < start and a.status in SEEN_STATUSES:
+                earlier.append((a, clinic))
         today = _first_per_patient(sorted(todays, key=lambda pair: (pair[0].starts_at, pair[0].id)))
         seen_today = {a.patient_id for a, _ in today}
         recent = [
