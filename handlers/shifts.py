@@ -116,8 +116,7 @@ def get_router() -> Router:
 
     @router.callback_query(ShiftCallback.filter(F.action == ShiftAction.OPEN))
     async def open_shift(query: CallbackQuery, callback_data: ShiftCallback, shifts: ShiftService, locale: str) -> None:
-        _admin, views = await shifts.upcoming(query.from_user.id)
-        view = next((v for v in views if v.id == callback_data.id), None)
+        view = await shifts.view(query.from_user.id, callback_data.id)
         if view is None:
             await query.answer(_("This shift is no longer in your list. Open it again: /shifts"), show_alert=True)
             return

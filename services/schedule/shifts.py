@@ -9,7 +9,7 @@ the caller confirms that those appointments are to be cancelled.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -126,9 +126,36 @@ class ShiftService:
         return actor, admin, shift
 
     async def _view(self, actor: ScheduleActor, shift: Shift) -> ShiftView:
+        [view] = await self._views(actor, [shift])
+        return view
+
+    async def _views(self, actor: ScheduleActor, shifts: Sequence[Shift]) -> list[ShiftView]:
+        """The shifts with how many of their slots are booked: one read of the appointments for all."""
+        if not shifts:
+            return []
         booked = await AppointmentRepository(self._uow.session).in_period(
-            shift.starts_at, shift.ends_at, doctor_id=shift.doctor_id, clinic_ids=[shift.clinic_id], active_only=True
+            min(s.starts_at for s in shifts),
+            max(s.ends_at for s in shifts),
+            clinic_ids={s.clinic_id for s in shifts},
+            active_only=True,
         )
+        return [
+            self._shift_view(
+                actor,
+                shift,
+                sum(
+                    1
+                    for a in booked
+                    if a.doctor_id == shift.doctor_id
+                    and a.clinic_id == shift.clinic_id
+                    and shift.starts_at <= a.starts_at < shift.ends_at
+                ),
+            )
+            for shift in shifts
+        ]
+
+    @staticmethod
+    def _shift_view(actor: ScheduleActor, shift: Shift, booked: int) -> ShiftView:
         breaks = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in shift.breaks or []]
         return ShiftView(
             shift.id,
@@ -139,7 +166,7 @@ class ShiftService:
             shift.slot_minutes,
             breaks,
             shift.status == SHIFT_PUBLISHED,
-            len(booked),
+            booked,
             len(shift_slots(shift)),
         )
 
@@ -154,7 +181,20 @@ class ShiftService:
             doctor_id=None if admin else actor.doctor_id,
             clinic_ids=list(actor.clinics),
         )
-        return admin, [await self._view(actor, s) for s in shifts]
+        return admin, await self._views(actor, shifts)
+
+    async def view(self, telegram_user_id: int, shift_id: int) -> ShiftView | None:
+        """One shift of the list; None when it is gone — or is not the caller's, which is audited
+        and answered the same way (a forged button learns nothing)."""
+        actor, admin = await self._actor(telegram_user_id, "shift_view")
+        shift = await ShiftRepository(self._uow.session).get(shift_id)
+        if shift is None:
+            return None
+        if shift.clinic_id not in actor.clinics or not (admin or shift.doctor_id == actor.doctor_id):
+            await AuditService(self._uow).record(actor.actor, "shift_view", "shift", shift_id, "denied")
+            await self._uow.commit()
+            return None
+        return await self._view(actor, shift)
 
     async def clinics(self, telegram_user_id: int) -> tuple[bool, list[ClinicInfo]]:
         """(is the caller an administrator, the clinics where they may create shifts)."""

@@ -72,6 +72,14 @@ async def test_draft_publish_occupancy_and_orphan_checks(
 
     admin, listed = await shifts(session_maker, crypto, "upcoming", ADMIN_TG)
     assert admin is True and [(v.id, v.booked, v.slots) for v in listed] == [(view.id, 1, 4)]
+    # One shift opens by itself (not by reloading the list); another doctor's is answered like a
+    # missing one, and the forgery is audited.
+    opened = await shifts(session_maker, crypto, "view", DOCTOR_TG, view.id)
+    assert opened is not None and (opened.id, opened.booked) == (view.id, 1)
+    assert await shifts(session_maker, crypto, "view", OTHER_TG, view.id) is None
+    assert await shifts(session_maker, crypto, "view", DOCTOR_TG, 987654) is None
+    async with session_maker() as session:
+        assert await session.scalar(text("SELECT count(*) FROM audit_events WHERE operation = 'shift_view' AND outcome = 'denied'")) == 1
     # The administrator plans shifts for the clinic's doctors only (a forged doctor id is denied, audited).
     assert [d.doctor_id for d in await shifts(session_maker, crypto, "doctors", ADMIN_TG, world.moscow)] == [world.doctor, world.other_doctor]
     later = day + timedelta(days=1)
