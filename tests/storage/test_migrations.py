@@ -39,7 +39,7 @@ DOCUMENT_TABLES = {"document_templates", "medical_documents", "signing_keys"}
 SCHEDULE_TABLES = {"appointments", "appointment_events", "calendar_feeds", "change_requests", "shifts", "waitlist_entries"}
 CERTIFICATE_TABLES = {"doctor_certificates"}
 TABLES = CORE_TABLES | IDENTITY_TABLES | NOTIFICATION_TABLES | SCHEDULE_TABLES | DOCUMENT_TABLES | CERTIFICATE_TABLES
-HEAD = "0009"
+HEAD = "0010"
 
 
 def _diff(connection: Connection) -> list[Any]:
