@@ -26,7 +26,17 @@ from storage.repositories.clinics import ClinicRepository
 from storage.repositories.patients import PatientData, PatientRepository
 from storage.repositories.schedule import AppointmentRepository
 from tests.flow.conftest import make_test_crypto
-from tests.schedule.support import ANNA, DOCTOR_TG, IVAN, OTHER_TG, World, add_shift, local, make_world, register_patient
+from tests.schedule.support import (
+    ANNA,
+    DOCTOR_TG,
+    IVAN,
+    OTHER_TG,
+    World,
+    add_shift,
+    local,
+    make_world,
+    register_patient,
+)
 from tests.schedule.test_service import DAY, KGD, MSK, VVO, audit, call
 
 
@@ -53,14 +63,18 @@ async def three_shifts(session_maker: async_sessionmaker[AsyncSession], world: W
     await add_shift(session_maker, world.doctor, world.kaliningrad, DAY, KGD, (12, 0), (13, 0))
 
 
-async def stored(session_maker: async_sessionmaker[AsyncSession], appointment_id: int) -> tuple[int, int, datetime, int]:
+async def stored(
+    session_maker: async_sessionmaker[AsyncSession], appointment_id: int
+) -> tuple[int, int, datetime, int]:
     async with session_maker() as session:
         row = await AppointmentRepository(session).get(appointment_id)
         assert row is not None
         return row.clinic_id, row.patient_id, row.starts_at, row.version
 
 
-async def audit_details(session_maker: async_sessionmaker[AsyncSession], operation: str) -> list[tuple[str, dict[str, Any] | None]]:
+async def audit_details(
+    session_maker: async_sessionmaker[AsyncSession], operation: str
+) -> list[tuple[str, dict[str, Any] | None]]:
     async with session_maker() as session:
         rows = await session.execute(
             text("SELECT outcome, details FROM audit_events WHERE operation = :o ORDER BY id"), {"o": operation}
@@ -94,7 +108,9 @@ async def test_slots_of_the_clinics_where_the_patient_is_registered_too_are_offe
     # Ivan is registered in Moscow only: Moscow's slots only, as before.
     offer = await call(session_maker, crypto, "next_slots", DOCTOR_TG, ivan.id)
     assert {s.clinic_id for s in offer.slots} == {world.moscow} and list(offer.clinics) == [world.moscow]
-    assert [s.starts_at for s in offer.slots] == [local(DAY, h, m, MSK) for h, m in ((9, 30), (10, 0), (10, 30), (11, 0))]
+    assert [s.starts_at for s in offer.slots] == [
+        local(DAY, h, m, MSK) for h, m in ((9, 30), (10, 0), (10, 30), (11, 0))
+    ]
 
 
 async def test_a_move_to_another_clinic_takes_that_clinics_record_and_undo_brings_both_back(
@@ -102,10 +118,19 @@ async def test_a_move_to_another_clinic_takes_that_clinics_record_and_undo_bring
 ) -> None:
     anna_vvo = await anna_in_vladivostok(session_maker, crypto, world)
     await three_shifts(session_maker, world)
-    booked = await call(session_maker, crypto, "book", DOCTOR_TG, world.moscow, world.anna, local(DAY, 9, 0, MSK), "Давление")
+    booked = await call(
+        session_maker, crypto, "book", DOCTOR_TG, world.moscow, world.anna, local(DAY, 9, 0, MSK), "Давление"
+    )
 
     moved = await call(
-        session_maker, crypto, "reschedule", DOCTOR_TG, booked.id, booked.version, local(DAY, 13, 30, VVO), world.vladivostok
+        session_maker,
+        crypto,
+        "reschedule",
+        DOCTOR_TG,
+        booked.id,
+        booked.version,
+        local(DAY, 13, 30, VVO),
+        world.vladivostok,
     )
     assert isinstance(moved, Moved) and moved.clinic_changed
     view = moved.appointment
@@ -118,7 +143,8 @@ async def test_a_move_to_another_clinic_takes_that_clinics_record_and_undo_bring
     assert (last.event, last.from_clinic_id, last.from_patient_id) == ("rescheduled", world.moscow, world.anna)
     assert last.from_starts_at == local(DAY, 9, 0, MSK)
     assert (await audit_details(session_maker, "appointment_reschedule"))[-1] == (
-        "ok", {"from_clinic": world.moscow, "to_clinic": world.vladivostok}
+        "ok",
+        {"from_clinic": world.moscow, "to_clinic": world.vladivostok},
     )
 
     # Each clinic's day shows it where it now is.
@@ -132,7 +158,16 @@ async def test_a_move_to_another_clinic_takes_that_clinics_record_and_undo_bring
     assert (world.moscow, local(DAY, 9, 0, MSK)) in [(s.clinic_id, s.starts_at) for s in offer.slots]
 
     with pytest.raises(Stale):  # the old card's slot button
-        await call(session_maker, crypto, "reschedule", DOCTOR_TG, booked.id, booked.version, local(DAY, 14, 0, VVO), world.vladivostok)
+        await call(
+            session_maker,
+            crypto,
+            "reschedule",
+            DOCTOR_TG,
+            booked.id,
+            booked.version,
+            local(DAY, 14, 0, VVO),
+            world.vladivostok,
+        )
 
     back = await call(session_maker, crypto, "undo", DOCTOR_TG, booked.id, view.version, now=datetime.now(UTC))
     assert isinstance(back, Moved) and back.clinic_changed and back.from_clinic.id == world.vladivostok
@@ -174,7 +209,16 @@ async def test_forged_moves_are_refused_audited_and_change_nothing(
 
     # Another doctor naming a clinic of theirs: the appointment is not theirs, whatever the clinic.
     with pytest.raises(DomainError, match="not in your schedule"):
-        await call(session_maker, crypto, "reschedule", OTHER_TG, booked.id, booked.version, local(DAY, 9, 30, MSK), world.moscow)
+        await call(
+            session_maker,
+            crypto,
+            "reschedule",
+            OTHER_TG,
+            booked.id,
+            booked.version,
+            local(DAY, 9, 30, MSK),
+            world.moscow,
+        )
     assert ("appointment_reschedule", str(booked.id), "denied") in await audit(session_maker)
     assert await stored(session_maker, booked.id) == (world.moscow, world.anna, local(DAY, 9, 0, MSK), 1)
 
@@ -194,7 +238,16 @@ async def test_busy_in_one_clinic_is_busy_in_all_on_a_move_across_clinics(
     # Vladivostok 17:00 is Kaliningrad 9:00, where the doctor sees Oleg.
     assert [(s.clinic_id, s.starts_at) for s in offer.slots] == [(world.vladivostok, local(DAY, 16, 30, VVO))]
     with pytest.raises(SlotUnavailable, match="just been taken"):  # the database's guard, across clinics
-        await call(session_maker, crypto, "reschedule", DOCTOR_TG, booked.id, booked.version, local(DAY, 17, 0, VVO), world.vladivostok)
+        await call(
+            session_maker,
+            crypto,
+            "reschedule",
+            DOCTOR_TG,
+            booked.id,
+            booked.version,
+            local(DAY, 17, 0, VVO),
+            world.vladivostok,
+        )
     assert await stored(session_maker, booked.id) == (world.moscow, world.anna, local(DAY, 9, 0, MSK), 1)
 
 
@@ -211,7 +264,9 @@ async def test_undo_across_clinics_needs_the_old_clinic_and_old_events_still_und
         await ClinicRoleRepository(session).revoke(world.doctor, world.moscow, Role.DOCTOR)
         await session.commit()
     with pytest.raises(DomainError, match="cannot be undone"):
-        await call(session_maker, crypto, "undo", DOCTOR_TG, booked.id, moved.appointment.version, now=datetime.now(UTC))
+        await call(
+            session_maker, crypto, "undo", DOCTOR_TG, booked.id, moved.appointment.version, now=datetime.now(UTC)
+        )
     assert await stored(session_maker, booked.id) == (world.vladivostok, anna_vvo, local(DAY, 13, 0, VVO), 2)
 
     # A move recorded before the clinic was (revision 0010): undone within its clinic, as before.
