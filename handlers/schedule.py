@@ -46,12 +46,16 @@ from handlers.schedule_ui import (
     day_text,
     month_keyboard,
     month_text,
+    move_keyboard,
+    move_offer_text,
+    moved_text,
     reminder_keyboard,
     render_brief_line,
     render_change_request,
     render_change_request_result,
     render_reminder,
     slots_keyboard,
+    undone_text,
     week_keyboard,
     week_text,
     when,
@@ -264,47 +268,37 @@ def get_router() -> Router:
         if view.version != callback_data.v:
             await _stale(query, schedule, callback_data.id, locale)
             return
-        slots = await schedule.next_slots(query.from_user.id, callback_data.id)
-        back = InlineKeyboardButton(
-            text=_("« Back"), callback_data=ApptCallback(action=ApptAction.OPEN, id=view.id, v=view.version).pack()
-        )
-        if not slots:
+        offer = await schedule.next_slots(query.from_user.id, callback_data.id)
+        if not offer.slots:
             await query.answer(_("There are no free slots in the next two weeks."), show_alert=True)
             return
-        markup = slots_keyboard(
-            slots,
-            {view.clinic.id: view.clinic.timezone},
-            locale,
-            lambda s: MoveCallback(id=view.id, v=view.version, ts=int(s.starts_at.timestamp())).pack(),
-            back,
-        )
-        await show_protected(query, card_text(view, locale) + "\n\n" + _("Choose the new time:"), markup)
+        await show_protected(query, move_offer_text(view, offer, locale), move_keyboard(view, offer, locale))
         await query.answer()
 
     @router.callback_query(MoveCallback.filter())
     async def move(query: CallbackQuery, callback_data: MoveCallback, schedule: ScheduleService, locale: str) -> None:
         starts_at = button_moment(callback_data.ts)
         try:
-            moved = await schedule.reschedule(query.from_user.id, callback_data.id, callback_data.v, starts_at)
+            moved = await schedule.reschedule(
+                query.from_user.id, callback_data.id, callback_data.v, starts_at, callback_data.c or None
+            )
         except Stale:
             await _stale(query, schedule, callback_data.id, locale)
             return
         view = moved.appointment
-        text = _("Moved from {old} to {new}.").format(
-            old=when(moved.from_starts_at, view.clinic.timezone, locale), new=when(view.starts_at, view.clinic.timezone, locale)
-        )
         markup = card_keyboard(view)
         undo = InlineKeyboardButton(
             text=_("↩️ Undo"), callback_data=ApptCallback(action=ApptAction.UNDO, id=view.id, v=view.version).pack()
         )
         markup.inline_keyboard.insert(0, [undo])
-        await show_protected(query, text + "\n\n" + card_text(view, locale), markup)
+        await show_protected(query, moved_text(moved, locale) + "\n\n" + card_text(view, locale), markup)
         await query.answer(_("Moved."))
 
     @router.callback_query(ApptCallback.filter(F.action == ApptAction.UNDO))
     async def undo(query: CallbackQuery, callback_data: ApptCallback, schedule: ScheduleService, locale: str) -> None:
-        view = await schedule.undo(query.from_user.id, callback_data.id, callback_data.v)
-        await show_protected(query, _("The move is undone.") + "\n\n" + card_text(view, locale), card_keyboard(view))
+        moved = await schedule.undo(query.from_user.id, callback_data.id, callback_data.v)
+        view = moved.appointment
+        await show_protected(query, undone_text(moved) + "\n\n" + card_text(view, locale), card_keyboard(view))
         await query.answer(_("Undone."))
 
     # --- booking -----------------------------------------------------------------------------

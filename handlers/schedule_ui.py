@@ -23,7 +23,7 @@ from babel.dates import format_date, format_datetime
 from handlers.menu import back_to_menu_button
 from services.errors import N_, DomainError
 from services.schedule.access import ClinicInfo
-from services.schedule.service import AppointmentView, DayView, PatientMask, WeekView
+from services.schedule.service import AppointmentView, DayView, Moved, MoveOffer, PatientMask, WeekView
 from services.schedule.slots import Slot
 
 # --- callback data (ids, ordinals and timestamps only) -------------------------------------------
@@ -71,6 +71,7 @@ class MoveCallback(CallbackData, prefix="mv"):
     id: int
     v: int
     ts: int  # the new start, Unix seconds
+    c: int = 0  # the clinic of that slot; 0: the appointment's own (buttons made before moves across clinics)
 
 
 class RequestAction(StrEnum):
@@ -351,16 +352,71 @@ def card_keyboard(a: AppointmentView, *, waiting: int = 0) -> InlineKeyboardMark
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def slots_keyboard(slots: Sequence[Slot], tz_of: dict[int, str], locale: str, make: Any, back: InlineKeyboardButton) -> InlineKeyboardMarkup:
+def slots_keyboard(
+    slots: Sequence[Slot],
+    tz_of: dict[int, str],
+    locale: str,
+    make: Any,
+    back: InlineKeyboardButton,
+    clinic_names: dict[int, str] | None = None,
+) -> InlineKeyboardMarkup:
+    """Two times a row; with ``clinic_names`` each says its clinic, one a row (they get long)."""
+
+    def label(slot: Slot) -> str:
+        moment = when(slot.starts_at, tz_of[slot.clinic_id], locale)
+        return moment if clinic_names is None else f"{moment} · {clinic_names[slot.clinic_id]}"
+
+    per_row = 2 if clinic_names is None else 1
     rows = [
-        [
-            InlineKeyboardButton(text=when(s.starts_at, tz_of[s.clinic_id], locale), callback_data=make(s))
-            for s in slots[i : i + 2]
-        ]
-        for i in range(0, len(slots), 2)
+        [InlineKeyboardButton(text=label(s), callback_data=make(s)) for s in slots[i : i + per_row]]
+        for i in range(0, len(slots), per_row)
     ]
     rows.append([back])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def move_keyboard(view: AppointmentView, offer: MoveOffer, locale: str) -> InlineKeyboardMarkup:
+    """The offered slots as buttons: each names its clinic when the doctor works in several, and
+    carries the clinic it is in (0 for the appointment's own) — the service checks it again."""
+
+    def make(slot: Slot) -> str:
+        clinic = 0 if slot.clinic_id == view.clinic.id else slot.clinic_id
+        return MoveCallback(id=view.id, v=view.version, ts=int(slot.starts_at.timestamp()), c=clinic).pack()
+
+    back = InlineKeyboardButton(
+        text=_("« Back"), callback_data=ApptCallback(action=ApptAction.OPEN, id=view.id, v=view.version).pack()
+    )
+    names = {c: info.short_name for c, info in offer.clinics.items()} if offer.several else None
+    return slots_keyboard(offer.slots, {c: info.timezone for c, info in offer.clinics.items()}, locale, make, back, names)
+
+
+def move_offer_text(view: AppointmentView, offer: MoveOffer, locale: str) -> str:
+    lines = [card_text(view, locale), ""]
+    if offer.other_clinics:
+        names = ", ".join(escape(c.short_name) for c in offer.other_clinics)
+        lines.append(_("The patient is also registered in {clinics}: free slots there are offered too.").format(clinics=names))
+    lines.append(_("Choose the new time:"))
+    return "\n".join(lines)
+
+
+def moved_text(moved: Moved, locale: str) -> str:
+    """«Moved from … to …», naming both clinics when the move changed the clinic."""
+    view, before = moved.appointment, moved.from_clinic
+    old = when(moved.from_starts_at, before.timezone, locale)
+    new = when(view.starts_at, view.clinic.timezone, locale)
+    if not moved.clinic_changed:
+        return _("Moved from {old} to {new}.").format(old=old, new=new)
+    return _("Moved from {old} ({old_clinic}) to {new} ({new_clinic}).").format(
+        old=old, old_clinic=escape(before.short_name), new=new, new_clinic=escape(view.clinic.short_name)
+    )
+
+
+def undone_text(moved: Moved) -> str:
+    if not moved.clinic_changed:
+        return _("The move is undone.")
+    return _("The move is undone: the appointment is back in {clinic}.").format(
+        clinic=escape(moved.appointment.clinic.short_name)
+    )
 
 
 # --- notifications -------------------------------------------------------------------------------

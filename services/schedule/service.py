@@ -121,6 +121,26 @@ class WeekView:
 class Moved:
     appointment: AppointmentView
     from_starts_at: datetime
+    from_clinic: ClinicInfo  # where it was: another clinic when the move changed it
+
+    @property
+    def clinic_changed(self) -> bool:
+        return self.from_clinic.id != self.appointment.clinic.id
+
+
+@dataclass(frozen=True)
+class MoveOffer:
+    """The next free slots an appointment can be moved to, in time order: in its own clinic and in
+    each other clinic of the doctor's where the same patient is registered too."""
+
+    slots: list[Slot]
+    clinics: dict[int, ClinicInfo]  # the clinics it may move to, by id (its own first)
+    several: bool  # the doctor works in several clinics: a slot says which clinic it is in
+
+    @property
+    def other_clinics(self) -> list[ClinicInfo]:
+        """Clinics offered besides the appointment's own."""
+        return list(self.clinics.values())[1:]
 
 
 @dataclass(frozen=True)
@@ -402,15 +422,27 @@ class ScheduleService:
 
     # --- rescheduling ------------------------------------------------------------------------
 
-    async def next_slots(self, telegram_user_id: int, appointment_id: int, limit: int = 6) -> list[Slot]:
-        """The next free slots for moving this appointment (same clinic: the patient belongs to it)."""
+    async def _move_targets(self, actor: ScheduleActor, appointment: Appointment) -> dict[int, int]:
+        """Where this appointment may be moved: clinic → the patient's record there, its own clinic
+        first. A patient belongs to one clinic, so another of the doctor's clinics counts only when
+        the same person is registered there too (the same policy number, by its blind index)."""
+        others = [c for c in sorted(actor.clinics) if c != appointment.clinic_id]
+        found = await self._patients().same_person_in(appointment.patient_id, others) if others else {}
+        return {appointment.clinic_id: appointment.patient_id, **found}
+
+    async def next_slots(self, telegram_user_id: int, appointment_id: int, limit: int = 6) -> MoveOffer:
+        """The next free slots for moving this appointment, at most ``limit``, in time order across
+        the clinics it may move to (the doctor is busy in every clinic at once)."""
         actor = await self._access.doctor(telegram_user_id, "appointment_reschedule")
         appointment = await self._access.appointment(actor, appointment_id, "appointment_reschedule")
+        targets = await self._move_targets(actor, appointment)
         now = self.now()
         slots = await self._free_in(
-            actor, [appointment.clinic_id], now, now + timedelta(days=SLOT_SEARCH_DAYS), exclude=appointment.id
+            actor, list(targets), now, now + timedelta(days=SLOT_SEARCH_DAYS), exclude=appointment.id
         )
-        return [s for s in slots if s.starts_at != appointment.starts_at][:limit]
+        here = (appointment.clinic_id, appointment.starts_at)
+        offered = [s for s in slots if (s.clinic_id, s.starts_at) != here][:limit]
+        return MoveOffer(offered, {c: actor.clinics[c] for c in targets}, len(actor.clinics) > 1)
 
     async def _published_slot(self, actor: ScheduleActor, clinic_id: int, starts_at: datetime) -> Slot:
         if starts_at <= self.now():
@@ -429,14 +461,50 @@ class ScheduleService:
             )
         return slot
 
-    async def reschedule(self, telegram_user_id: int, appointment_id: int, version: int, starts_at: datetime) -> Moved:
+    async def _refuse_move(self, actor: ScheduleActor, appointment_id: int, refused: str) -> None:
+        """A move the offer never made (a forged or outdated button): audited as denied, nothing changed."""
+        await AuditService(self._uow).record(
+            actor.actor, "appointment_reschedule", "appointment", appointment_id, "denied", refused=refused
+        )
+        await self._uow.commit()
+
+    async def reschedule(
+        self,
+        telegram_user_id: int,
+        appointment_id: int,
+        version: int,
+        starts_at: datetime,
+        clinic_id: int | None = None,
+    ) -> Moved:
+        """Move to the slot at ``starts_at`` in ``clinic_id`` (None: the appointment's own clinic).
+
+        In another clinic the appointment takes that clinic's record of the patient: allowed only
+        where the doctor holds the doctor role and the same person is registered."""
         actor = await self._access.doctor(telegram_user_id, "appointment_reschedule")
         appointment = await self._access.appointment(actor, appointment_id, "appointment_reschedule")
         if appointment.version != version:
             raise Stale()
         if appointment.status != BOOKED:
             raise DomainError(N_("Only a booked appointment can be moved."))
-        slot = await self._published_slot(actor, appointment.clinic_id, starts_at)
+        from_clinic = actor.clinics[appointment.clinic_id]
+        target = appointment.clinic_id if clinic_id is None else clinic_id
+        values: dict[str, object] = {}
+        if target != appointment.clinic_id:
+            if target not in actor.clinics:
+                await self._refuse_move(actor, appointment_id, "clinic")
+                raise DomainError(N_("You do not work in this clinic. Open the schedule again: /today"))
+            patient_id = (await self._move_targets(actor, appointment)).get(target)
+            if patient_id is None:
+                await self._refuse_move(actor, appointment_id, "patient")
+                raise DomainError(
+                    N_("The patient is not registered in that clinic, so the appointment cannot be moved there.")
+                )
+            values = {"clinic_id": target, "patient_id": patient_id}
+        try:
+            slot = await self._published_slot(actor, target, starts_at)
+        except SlotUnavailable:
+            await self._refuse_move(actor, appointment_id, "slot")
+            raise
         from_start = appointment.starts_at
         repository = AppointmentRepository(self._uow.session)
         try:
@@ -447,20 +515,25 @@ class ScheduleService:
                 event=RESCHEDULED,
                 starts_at=slot.starts_at,
                 ends_at=slot.ends_at,
+                **values,
             )
         except SlotTaken:
             await self._uow.rollback()
             raise _taken() from None
         if not changed:
             raise Stale()
-        await AuditService(self._uow).record(actor.actor, "appointment_reschedule", "appointment", appointment_id, "ok")
+        clinics = {"from_clinic": from_clinic.id, "to_clinic": target} if values else {}
+        await AuditService(self._uow).record(
+            actor.actor, "appointment_reschedule", "appointment", appointment_id, "ok", **clinics
+        )
         updated = await repository.get(appointment_id)
         assert updated is not None
         await self._uow.commit()
-        return Moved(await self._view(actor, updated), from_start)
+        return Moved(await self._view(actor, updated), from_start, from_clinic)
 
-    async def undo(self, telegram_user_id: int, appointment_id: int, version: int) -> AppointmentView:
-        """Move the appointment back where it was, within ``UNDO_WINDOW`` and only if nothing changed since."""
+    async def undo(self, telegram_user_id: int, appointment_id: int, version: int) -> Moved:
+        """Move the appointment back where it was — its time, and its clinic and patient record when
+        the move changed them — within ``UNDO_WINDOW`` and only if nothing changed since."""
         actor = await self._access.doctor(telegram_user_id, "appointment_reschedule")
         appointment = await self._access.appointment(actor, appointment_id, "appointment_reschedule")
         repository = AppointmentRepository(self._uow.session)
@@ -476,6 +549,18 @@ class ScheduleService:
             raise DomainError(N_("There is nothing to undo: the appointment has changed since."))
         if self.now() - last.at > UNDO_WINDOW:
             raise DomainError(N_("It is too late to undo: the move was made more than 5 minutes ago."))
+        values: dict[str, object] = {}
+        # None: a move recorded before the clinic was (always within the clinic then).
+        if last.from_clinic_id is not None and last.from_clinic_id != appointment.clinic_id:
+            if last.from_clinic_id not in actor.clinics or last.from_patient_id is None:
+                raise DomainError(
+                    N_(
+                        "The move cannot be undone: you no longer work in the clinic it came from, "
+                        "or the patient is no longer registered there."
+                    )
+                )
+            values = {"clinic_id": last.from_clinic_id, "patient_id": last.from_patient_id}
+        from_start, from_clinic = appointment.starts_at, actor.clinics[appointment.clinic_id]
         try:
             changed = await repository.change(
                 appointment_id,
@@ -484,6 +569,7 @@ class ScheduleService:
                 event=UNDONE,
                 starts_at=last.from_starts_at,
                 ends_at=last.from_ends_at,
+                **values,
             )
         except SlotTaken:
             await self._uow.rollback()
@@ -494,7 +580,7 @@ class ScheduleService:
         updated = await repository.get(appointment_id)
         assert updated is not None
         await self._uow.commit()
-        return await self._view(actor, updated)
+        return Moved(await self._view(actor, updated), from_start, from_clinic)
 
     # --- booking -----------------------------------------------------------------------------
 
@@ -618,5 +704,6 @@ def _taken() -> SlotUnavailable:
 __all__ = [
     "DayView",
     "InvalidQuery",
+    "MoveOffer",
     "WeekView",
 ]

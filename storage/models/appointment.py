@@ -71,4 +71,8 @@ class AppointmentEvent(Base):
     version: Mapped[int] = mapped_column(Integer)  # the appointment's version after the change
     from_starts_at: Mapped[datetime | None]
     from_ends_at: Mapped[datetime | None]
+    # A move also records the clinic and that clinic's patient record it left (a move to another of
+    # the doctor's clinics changes both), so an undo can put them back. NULL: written before 0010.
+    from_clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id", ondelete="SET NULL"))
+    from_patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,8 +9,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.crypto import BlindIndex, FieldCipher
 from storage.models import Patient
@@ -162,6 +163,27 @@ class PatientRepository:
             .limit(limit)
         )
         return [self.decrypt(patient) for patient in rows]
+
+    async def same_person_in(self, patient_id: int, clinic_ids: Collection[int]) -> dict[int, int]:
+        """The records of this patient in other clinics: clinic id → patient id, for each of
+        ``clinic_ids`` holding exactly one record with the same policy number.
+
+        Matched on the stored policy digests (one blind-index key for every clinic), so nothing is
+        decrypted and no number reaches the database. A record without a policy number matches
+        nothing; a clinic with two records of that number is left out (which one would it be?)."""
+        others = set(clinic_ids)
+        if not others:
+            return {}
+        source = aliased(Patient)
+        rows = await self._session.execute(
+            select(Patient.clinic_id, Patient.id)
+            .join(source, and_(source.id == patient_id, source.policy_index == Patient.policy_index))
+            .where(Patient.clinic_id.in_(others), Patient.id != patient_id)
+        )
+        found: dict[int, list[int]] = {}
+        for clinic_id, other_id in rows:
+            found.setdefault(clinic_id, []).append(other_id)
+        return {clinic_id: ids[0] for clinic_id, ids in found.items() if len(ids) == 1}
 
     async def reencrypt(self, patient_id: int) -> bool:
         """Re-encrypt the row's fields under the active key; True when something changed.

@@ -219,6 +219,7 @@ class AppointmentRepository:
         if current is None or current.version != version:
             return False
         from_start, from_end = current.starts_at, current.ends_at
+        from_clinic, from_patient = current.clinic_id, current.patient_id
         statement = (
             update(Appointment)
             # The doctor too (the same row): read caches then learn whose schedule changed
@@ -243,6 +244,9 @@ class AppointmentRepository:
             version + 1,
             from_starts_at=from_start if moved else None,
             from_ends_at=from_end if moved else None,
+            # Where it was: a move to another clinic changes the clinic and the patient's record.
+            from_clinic_id=from_clinic if moved else None,
+            from_patient_id=from_patient if moved else None,
         )
         return True
 
@@ -255,6 +259,8 @@ class AppointmentRepository:
         *,
         from_starts_at: datetime | None = None,
         from_ends_at: datetime | None = None,
+        from_clinic_id: int | None = None,
+        from_patient_id: int | None = None,
     ) -> None:
         self._session.add(
             AppointmentEvent(
@@ -264,6 +270,8 @@ class AppointmentRepository:
                 version=version,
                 from_starts_at=from_starts_at,
                 from_ends_at=from_ends_at,
+                from_clinic_id=from_clinic_id,
+                from_patient_id=from_patient_id,
                 at=utcnow(),
             )
         )

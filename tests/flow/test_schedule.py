@@ -44,10 +44,11 @@ from storage.repositories.telegram_accounts import TelegramAccountRepository
 from tests.flow.conftest import LOCALES, Flow, make_test_crypto
 from tests.flow.test_identity_flows import set_pin
 from tests.flow.test_patients import register_positions
-from tests.schedule.support import ANNA, DOCTOR_TG, OTHER_TG, World, add_shift, local, make_world
+from tests.schedule.support import ANNA, DOCTOR_TG, OTHER_TG, World, add_shift, local, make_world, register_patient
 from tests.support import updates
 
 MSK = "Europe/Moscow"
+VVO = "Asia/Vladivostok"
 
 
 @pytest.fixture
@@ -205,9 +206,13 @@ async def test_reschedule_offers_next_slots_then_undo(sflow: Flow, world: World,
     await add_shift(sflow.session_maker, world.doctor, world.moscow, day, MSK, (9, 0), (10, 30), 30)
     appointment = await book_anna(sflow, world, crypto, day)
     await press(sflow, ApptCallback(action=ApptAction.MOVE, id=appointment, v=1).pack())
-    offered = buttons(sflow.session.sent(EditMessageText)[0])
-    assert [t for t in offered if ":" in t] == [f"{day.day} {_month(day)}, 09:30", f"{day.day} {_month(day)}, 10:00"]
-    await press(sflow, offered[f"{day.day} {_month(day)}, 10:00"])
+    offer = sflow.session.sent(EditMessageText)[0]
+    offered = buttons(offer)
+    # The doctor works in three clinics, so each slot names its clinic; Anna is registered in
+    # Moscow only, so only Moscow's slots are offered.
+    assert [t for t in offered if ":" in t] == [f"{day.day} {_month(day)}, 09:30 · ГП № 1", f"{day.day} {_month(day)}, 10:00 · ГП № 1"]
+    assert "прикреплён и к" not in offer.text
+    await press(sflow, offered[f"{day.day} {_month(day)}, 10:00 · ГП № 1"])
     moved = sflow.session.sent(EditMessageText)[0]
     assert moved.text.startswith(f"Перенесено с {day.day} {_month(day)}, 09:00 на {day.day} {_month(day)}, 10:00.")
     await press(sflow, buttons(moved)["↩️ Отменить перенос"])
@@ -215,12 +220,93 @@ async def test_reschedule_offers_next_slots_then_undo(sflow: Flow, world: World,
     async with sflow.session_maker() as session:
         current = await AppointmentRepository(session).get(appointment)
     assert current is not None and current.starts_at == local(day, 9, 0, MSK) and current.version == 3
-    await press(sflow, offered[f"{day.day} {_month(day)}, 09:30"])  # the slot button made for version 1
+    await press(sflow, offered[f"{day.day} {_month(day)}, 09:30 · ГП № 1"])  # the slot button made for version 1
     assert alert(sflow).startswith("Запись изменилась с тех пор")
 
 
 def _month(day: date) -> str:
     return format_date(day, "MMMM", locale="ru")
+
+
+async def _anna_in_two_clinics(flow: Flow, world: World, crypto: Crypto) -> tuple[date, int, int]:
+    """Anna booked in Moscow at 9:00 and registered in Vladivostok too; shifts in both that day
+    (Vladivostok's 13:00 is 6:00 in Moscow)."""
+    day = day_after_tomorrow()
+    anna_vvo = await register_patient(flow.session_maker, crypto, world.vladivostok, ANNA)
+    await add_shift(flow.session_maker, world.doctor, world.moscow, day, MSK, (9, 0), (10, 0), 30)
+    await add_shift(flow.session_maker, world.doctor, world.vladivostok, day, VVO, (13, 0), (14, 0), 30)
+    return day, await book_anna(flow, world, crypto, day), anna_vvo
+
+
+async def _where(flow: Flow, appointment: int) -> tuple[int, int, int]:
+    async with flow.session_maker() as session:
+        row = await AppointmentRepository(session).get(appointment)
+    assert row is not None
+    return row.clinic_id, row.patient_id, row.version
+
+
+async def test_reschedule_to_another_clinic_where_the_patient_is_registered_too(
+    sflow: Flow, world: World, crypto: Crypto
+) -> None:
+    day, appointment, anna_vvo = await _anna_in_two_clinics(sflow, world, crypto)
+    d = f"{day.day} {_month(day)}"
+    await press(sflow, ApptCallback(action=ApptAction.MOVE, id=appointment, v=1).pack())
+    [offer] = sflow.session.sent(EditMessageText)
+    assert "Пациент прикреплён и к ДП № 2: предложены и свободные слоты там.\nВыберите новое время:" in offer.text
+    offered = buttons(offer)
+    # In time order across both clinics, each in its clinic's time and naming it.
+    assert [t for t in offered if ":" in t] == [f"{d}, 13:00 · ДП № 2", f"{d}, 13:30 · ДП № 2", f"{d}, 09:30 · ГП № 1"]
+    assert all(len(data.encode()) <= 64 for data in offered.values())
+    assert MoveCallback.unpack(offered[f"{d}, 13:30 · ДП № 2"]).c == world.vladivostok
+    assert MoveCallback.unpack(offered[f"{d}, 09:30 · ГП № 1"]).c == 0  # its own clinic
+
+    await press(sflow, offered[f"{d}, 13:30 · ДП № 2"])
+    [moved] = sflow.session.sent(EditMessageText)
+    assert moved.text.startswith(f"Перенесено с {d}, 09:00 (ГП № 1) на {d}, 13:30 (ДП № 2).")
+    assert "Медицинская организация: ДП № 2" in moved.text and "Петрова А. В." in moved.text
+    assert await _where(sflow, appointment) == (world.vladivostok, anna_vvo, 2)
+    assert alert(sflow) == "Перенесено."
+
+    await press(sflow, buttons(moved)["↩️ Отменить перенос"])
+    [undone] = sflow.session.sent(EditMessageText)
+    assert undone.text.startswith("Перенос отменён, запись снова в ГП № 1.")
+    assert "Медицинская организация: ГП № 1" in undone.text
+    assert await _where(sflow, appointment) == (world.moscow, world.anna, 3)
+
+
+async def test_forged_slot_buttons_for_other_clinics_change_nothing(sflow: Flow, world: World, crypto: Crypto) -> None:
+    day, appointment, _ = await _anna_in_two_clinics(sflow, world, crypto)
+    slot = int(local(day, 13, 30, VVO).timestamp())
+    for forged, answer in (
+        (MoveCallback(id=appointment, v=1, ts=slot, c=world.kaliningrad), "Пациент не прикреплён к этой медицинской организации"),
+        (MoveCallback(id=appointment, v=1, ts=slot, c=999_999), "Вы не работаете в этой медицинской организации"),
+        (MoveCallback(id=appointment, v=1, ts=int(local(day, 20, 0, VVO).timestamp()), c=world.vladivostok), "На это время нет слота"),
+        (MoveCallback(id=appointment, v=1, ts=slot), "На это время нет слота"),  # Vladivostok's time as Moscow's
+    ):
+        await press(sflow, forged.pack())
+        assert alert(sflow).startswith(answer), forged
+        assert not sflow.session.sent(EditMessageText)
+    assert await audit_rows(sflow, "appointment_reschedule") == [(str(appointment), "denied")] * 4
+    assert await _where(sflow, appointment) == (world.moscow, world.anna, 1)
+    # The largest ids a button can carry still fit Telegram's 64 bytes.
+    widest = MoveCallback(id=2**63 - 1, v=2**31 - 1, ts=int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()), c=2**31 - 1)
+    assert len(widest.pack().encode()) <= 64
+
+
+async def test_a_move_across_clinics_in_english(sflow: Flow, world: World, crypto: Crypto) -> None:
+    async with sflow.session_maker() as session:
+        await TelegramAccountRepository(session).set_locale(DOCTOR_TG, "en")
+        await session.commit()
+    day, appointment, _ = await _anna_in_two_clinics(sflow, world, crypto)
+    d = format_date(day, "d MMMM", locale="en")
+    await press(sflow, ApptCallback(action=ApptAction.MOVE, id=appointment, v=1).pack())
+    [offer] = sflow.session.sent(EditMessageText)
+    assert "The patient is also registered in ДП № 2: free slots there are offered too." in offer.text
+    await press(sflow, buttons(offer)[f"{d}, 13:00 · ДП № 2"])
+    [moved] = sflow.session.sent(EditMessageText)
+    assert moved.text.startswith(f"Moved from {d}, 09:00 (ГП № 1) to {d}, 13:00 (ДП № 2).")
+    await press(sflow, buttons(moved)["↩️ Undo"])
+    assert sflow.session.sent(EditMessageText)[0].text.startswith("The move is undone: the appointment is back in ГП № 1.")
 
 
 async def test_cancel_with_reason_then_fill_from_the_waitlist(sflow: Flow, world: World, crypto: Crypto) -> None:

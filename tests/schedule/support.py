@@ -120,3 +120,14 @@ async def add_shift(
 
 def tomorrow_in(tz: str) -> date:
     return datetime.now(ZoneInfo(tz)).date() + timedelta(days=1)
+
+
+async def register_patient(
+    session_maker: async_sessionmaker[AsyncSession], crypto: Crypto, clinic_id: int, data: PatientData
+) -> int:
+    """Another record of a patient, in ``clinic_id`` (the same person in a second clinic: same data,
+    same policy number)."""
+    async with session_maker() as session:
+        patient = await PatientRepository(session, crypto.cipher, crypto.index).add(clinic_id, data)
+        await session.commit()
+        return patient.id

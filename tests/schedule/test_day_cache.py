@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,7 +23,7 @@ from services.patients import NoClinic
 from services.read_cache import ReadCache
 from services.schedule.service import DayView, ScheduleService
 from services.uow import UnitOfWork
-from storage.changes import ChangeEpochs
+from storage.changes import ChangeEpochs, RedisChangeEpochs
 from storage.db import make_session_maker
 from storage.models import Patient
 from storage.models.clinic_role import Role
@@ -31,8 +32,8 @@ from storage.repositories.schedule import AppointmentRepository
 from storage.repositories.security import SecurityRepository
 from storage.repositories.telegram_accounts import TelegramAccountRepository
 from tests.flow.conftest import make_test_crypto
-from tests.schedule.support import DOCTOR_TG, OTHER_TG, World, add_shift, local, make_world
-from tests.schedule.test_service import DAY, MSK, NOW
+from tests.schedule.support import ANNA, DOCTOR_TG, OTHER_TG, World, add_shift, local, make_world, register_patient
+from tests.schedule.test_service import DAY, MSK, NOW, VVO
 
 
 @dataclass
@@ -182,6 +183,75 @@ async def test_the_clock_passing_a_free_slot_is_noticed(cached: Cached, world: W
     assert (await cached.day(now=local(DAY, 9, 0, MSK))).free == 6  # 9:00 is still bookable at 9:00
     assert (await cached.day(now=local(DAY, 9, 1, MSK))).free == 5
     assert (await cached.day(now=local(DAY, 11, 45, MSK))).free == 0
+
+
+async def _days(process: Cached, world: World) -> tuple[DayView, DayView, DayView]:
+    return (
+        await process.day(clinic=world.moscow),
+        await process.day(clinic=world.vladivostok),
+        await process.day(),
+    )
+
+
+def _where(view: DayView) -> list[tuple[int, int, int]]:
+    return [(a.id, a.clinic.id, a.patient.patient_id) for a in view.appointments]
+
+
+async def _move_to_vladivostok_and_back(writer: Cached, reader: Cached, world: World) -> None:
+    """Anna (Moscow, registered in Vladivostok too) is moved to Vladivostok by ``writer``; the days
+    ``reader`` has cached — Moscow's, Vladivostok's, the merged one — show it on the next press."""
+    anna_vvo = await register_patient(writer.session_maker, writer.crypto, world.vladivostok, ANNA)
+    await add_shift(writer.session_maker, world.doctor, world.vladivostok, DAY, VVO, (13, 0), (14, 0), 30)
+    booked = await writer.call("book", DOCTOR_TG, world.moscow, world.anna, local(DAY, 9, 30, MSK))
+    moscow, vladivostok, both = await _days(reader, world)
+    assert _where(moscow) == [(booked.id, world.moscow, world.anna)] and moscow.free == 5
+    assert _where(vladivostok) == [] and vladivostok.free == 2
+    again = await _days(reader, world)
+    assert all(view is cached for view, cached in zip(again, (moscow, vladivostok, both), strict=True))
+
+    moved = await writer.call("reschedule", DOCTOR_TG, booked.id, booked.version, local(DAY, 13, 0, VVO), world.vladivostok)
+    moscow, vladivostok, both = await _days(reader, world)
+    assert _where(moscow) == [] and moscow.free == 6
+    assert _where(vladivostok) == [(booked.id, world.vladivostok, anna_vvo)] and vladivostok.free == 1
+    assert _where(both) == [(booked.id, world.vladivostok, anna_vvo)] and both.free == 7
+
+    async with UnitOfWork(writer.session_maker) as uow:  # undo runs on the real clock (5 minutes)
+        schedule = ScheduleService(
+            uow, writer.crypto.cipher, writer.crypto.index, now=lambda: datetime.now(UTC), cache=writer.cache
+        )
+        await schedule.undo(DOCTOR_TG, booked.id, moved.appointment.version)
+    moscow, vladivostok, both = await _days(reader, world)
+    assert _where(moscow) == [(booked.id, world.moscow, world.anna)] and moscow.free == 5
+    assert _where(vladivostok) == [] and vladivostok.free == 2
+
+
+async def test_a_move_to_another_clinic_shows_in_both_clinics_days_at_once(cached: Cached, world: World) -> None:
+    await _move_to_vladivostok_and_back(cached, cached, world)
+
+
+async def test_another_process_sees_a_move_across_clinics_at_once(engine: AsyncEngine, redis_url: str) -> None:
+    """Scale-out: one process moves, another had both clinics' days cached (epochs in Redis)."""
+    prefix = f"medcab:test-move-epochs:{datetime.now(UTC).timestamp()}:"
+    clients = [Redis.from_url(redis_url), Redis.from_url(redis_url)]
+    crypto = make_test_crypto()  # one deployment: the same keys in every process
+    processes = []
+    for client in clients:
+        epochs = RedisChangeEpochs(client, prefix)
+        session_maker = make_session_maker(engine, epochs)
+        processes.append(Cached(session_maker, ReadCache(epochs), AuditBuffer(session_maker, delay=60), crypto, engine))
+    writer, reader = processes
+    try:
+        world = await make_world(writer.session_maker, writer.crypto)
+        await add_shift(writer.session_maker, world.doctor, world.moscow, DAY, MSK, (9, 0), (12, 0), 30)
+        await _move_to_vladivostok_and_back(writer, reader, world)
+    finally:
+        for process in processes:
+            await process.audit.close()
+        keys = [key async for key in clients[0].scan_iter(match=prefix + "*")]
+        if keys:
+            await clients[0].delete(*keys)
+        for client in clients:
+            await client.aclose()
 
 
 def test_the_cache_is_bounded_and_expires() -> None:

@@ -233,18 +233,20 @@ async def test_reschedule_with_version_check_and_undo(
     await add_shift(session_maker, world.doctor, world.moscow, DAY, MSK, (9, 0), (11, 0), 30)
     booked = await call(session_maker, crypto, "book", DOCTOR_TG, world.moscow, world.anna, local(DAY, 9, 0, MSK))
     await call(session_maker, crypto, "book", DOCTOR_TG, world.moscow, world.ivan, local(DAY, 9, 30, MSK))
-    slots = await call(session_maker, crypto, "next_slots", DOCTOR_TG, booked.id)
-    assert [s.starts_at for s in slots] == [local(DAY, 10, 0, MSK), local(DAY, 10, 30, MSK)]
+    offer = await call(session_maker, crypto, "next_slots", DOCTOR_TG, booked.id)
+    assert [s.starts_at for s in offer.slots] == [local(DAY, 10, 0, MSK), local(DAY, 10, 30, MSK)]
+    assert list(offer.clinics) == [world.moscow]  # Anna is registered in Moscow only
     with pytest.raises(SlotUnavailable, match="just been taken"):
         await call(session_maker, crypto, "reschedule", DOCTOR_TG, booked.id, booked.version, local(DAY, 9, 30, MSK))
     moved = await call(session_maker, crypto, "reschedule", DOCTOR_TG, booked.id, booked.version, local(DAY, 10, 30, MSK))
     assert moved.appointment.starts_at == local(DAY, 10, 30, MSK) and moved.from_starts_at == local(DAY, 9, 0, MSK)
+    assert not moved.clinic_changed
     with pytest.raises(Stale):  # someone moved it meanwhile: the old version is refused
         await call(session_maker, crypto, "reschedule", DOCTOR_TG, booked.id, booked.version, local(DAY, 10, 0, MSK))
     with pytest.raises(DomainError, match="too late to undo"):
         await call(session_maker, crypto, "undo", DOCTOR_TG, booked.id, moved.appointment.version, now=datetime.now(UTC) + timedelta(minutes=6))
     back = await call(session_maker, crypto, "undo", DOCTOR_TG, booked.id, moved.appointment.version, now=datetime.now(UTC))
-    assert back.starts_at == local(DAY, 9, 0, MSK)
+    assert back.appointment.starts_at == local(DAY, 9, 0, MSK) and not back.clinic_changed
     with pytest.raises(DomainError, match="nothing to undo"):
         await call(session_maker, crypto, "undo", DOCTOR_TG, booked.id, moved.appointment.version)
 

@@ -289,3 +289,67 @@ async def test_documents_followups_revision_removes_rejection_reasons_from_notif
         ]
     finally:
         await engine.dispose()
+
+
+async def test_cross_clinic_moves_revision_down_and_up_keeps_the_history(empty_database_url: str) -> None:
+    """0010 on a database with an appointment's history, and back: the events stay (on SQLite the
+    batch copies and swaps ``appointment_events``), old rows get no clinic, and a deleted patient
+    record or clinic only clears the reference."""
+    await upgrade(empty_database_url, "0009")
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.begin() as connection:
+            for clinic in (1, 2):
+                await connection.execute(
+                    _at(
+                        "INSERT INTO clinics (id, name, short_name, timezone, created_at) "
+                        f"VALUES ({clinic}, 'ГП {clinic}', 'ГП {clinic}', 'Europe/Moscow', :t)"
+                    )
+                )
+                await connection.execute(
+                    _at(
+                        "INSERT INTO patients (id, clinic_id, last_name, first_name, last_name_index, created_at) "
+                        f"VALUES ({clinic}, {clinic}, 'x', 'y', 'z', :t)"
+                    )
+                )
+            await connection.execute(
+                _at(
+                    "INSERT INTO doctors (id, last_name, first_name, created_at, updated_at) "
+                    "VALUES (1, 'Петрова', 'Анна', :t, :t)"
+                )
+            )
+            await connection.execute(
+                _at(
+                    "INSERT INTO appointments (id, doctor_id, clinic_id, patient_id, starts_at, ends_at, status, "
+                    "version, created_at, updated_at) VALUES (1, 1, 2, 2, :t, :end, 'booked', 2, :t, :t)"
+                ).bindparams(bindparam("end", datetime(2026, 12, 1, 9, 30, tzinfo=UTC), type_=UTCDateTime()))
+            )
+            await connection.execute(
+                _at(
+                    "INSERT INTO appointment_events (id, appointment_id, event, actor, version, from_starts_at, "
+                    "from_ends_at, at) VALUES (1, 1, 'rescheduled', 'doctor:1', 2, :t, :t, :t)"
+                )
+            )
+
+        await upgrade(empty_database_url)
+        assert await current(empty_database_url) == HEAD
+        async with engine.begin() as connection:
+            old = (await connection.execute(text("SELECT from_clinic_id, from_patient_id FROM appointment_events"))).one()
+            assert tuple(old) == (None, None)  # written before the clinic was recorded
+            await connection.execute(text("UPDATE appointment_events SET from_clinic_id = 1, from_patient_id = 1"))
+            await connection.execute(text("DELETE FROM patients WHERE id = 1"))
+            moved = (await connection.execute(text("SELECT from_clinic_id, from_patient_id FROM appointment_events"))).one()
+            assert tuple(moved) == (1, None)
+
+        await downgrade(empty_database_url, "0009")
+        assert await current(empty_database_url) == "0009"
+        assert not {"from_clinic_id", "from_patient_id"} & await _columns(engine, "appointment_events")
+        async with engine.connect() as connection:
+            events = (await connection.execute(text("SELECT id, appointment_id, event FROM appointment_events"))).all()
+            assert [tuple(row) for row in events] == [(1, 1, "rescheduled")]
+
+        await upgrade(empty_database_url)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_diff) == []
+    finally:
+        await engine.dispose()
