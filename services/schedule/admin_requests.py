@@ -20,15 +20,16 @@ from services.identity.access import AccessService, SecurityPolicy
 from services.names import short_name
 from services.schedule.access import ClinicInfo, ScheduleAccess, ScheduleActor
 from services.schedule.change_requests import ChangeRequestService
+from services.schedule.free_time import open_slots
 from services.schedule.service import local_day_bounds
-from services.schedule.slots import Slot, free_slots
+from services.schedule.slots import Slot
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
 from storage.models import Appointment
 from storage.models.appointment import BOOKED
 from storage.models.change_request import REASONS, REQUEST_CANCEL, REQUEST_MOVE
 from storage.repositories.change_requests import ChangeRequestRepository
-from storage.repositories.schedule import AppointmentRepository, ShiftRepository, clinic_doctors
+from storage.repositories.schedule import AppointmentRepository, clinic_doctors
 
 # Why the administrator asks: codes only (they travel in the unencrypted outbox to the doctor);
 # the texts are in handlers/admin_requests.py.
@@ -131,20 +132,11 @@ class AdminRequestService:
 
     async def _free_slots(self, appointment: AdminAppointment) -> list[Slot]:
         now = self._clock()
-        session = self._uow.session
-        shifts = await ShiftRepository(session).overlapping(
-            now,
-            now + timedelta(days=DAYS_AHEAD),
-            doctor_id=appointment.doctor_id,
-            clinic_ids=[appointment.clinic.id],
-            published_only=True,
+        slots = await open_slots(
+            self._uow.session, appointment.doctor_id, [appointment.clinic.id], now, now + timedelta(days=DAYS_AHEAD), now,
+            exclude=appointment.id,
         )
-        # Busy in every clinic of the doctor: a slot here cannot clash with a booking elsewhere.
-        busy_rows = await AppointmentRepository(session).in_period(
-            now - timedelta(hours=4), now + timedelta(days=DAYS_AHEAD), doctor_id=appointment.doctor_id, active_only=True
-        )
-        busy = [(a.starts_at, a.ends_at) for a in busy_rows if a.id != appointment.id]
-        return [s for s in free_slots(shifts, busy, now) if s.starts_at != appointment.starts_at]
+        return [s for s in slots if s.starts_at != appointment.starts_at]
 
     async def move_slots(self, telegram_user_id: int, appointment_id: int) -> tuple[AdminAppointment, list[Slot]]:
         """The doctor's free slots in the appointment's clinic (next two weeks) to move it to."""

@@ -18,7 +18,8 @@ from services.audit import AuditService
 from services.errors import N_, DomainError
 from services.identity.access import AccessService, SecurityPolicy
 from services.schedule.access import ScheduleAccess
-from services.schedule.slots import Slot, free_slots, slot_at
+from services.schedule.free_time import open_slots
+from services.schedule.slots import Slot, slot_at
 from services.uow import UnitOfWork
 from storage.crypto import FieldCipher
 from storage.models import URGENT, ChangeRequest, Clinic
@@ -254,14 +255,11 @@ class ChangeRequestService:
         appointment = await AppointmentRepository(self._uow.session).get(request.appointment_id)
         assert appointment is not None
         now = self._clock()
-        shifts = await ShiftRepository(self._uow.session).overlapping(
-            now, now + timedelta(days=SLOT_SEARCH_DAYS), doctor_id=request.doctor_id, clinic_ids=[appointment.clinic_id], published_only=True
+        slots = await open_slots(
+            self._uow.session, request.doctor_id, [appointment.clinic_id], now, now + timedelta(days=SLOT_SEARCH_DAYS), now,
+            exclude=appointment.id,
         )
-        busy_rows = await AppointmentRepository(self._uow.session).in_period(
-            now - timedelta(hours=4), now + timedelta(days=SLOT_SEARCH_DAYS), doctor_id=request.doctor_id, active_only=True
-        )
-        busy = [(a.starts_at, a.ends_at) for a in busy_rows if a.id != appointment.id]
-        return [s for s in free_slots(shifts, busy, now) if s.starts_at != appointment.starts_at][:limit]
+        return [s for s in slots if s.starts_at != appointment.starts_at][:limit]
 
     async def counter(self, telegram_user_id: int, request_id: int, starts_at: datetime) -> Decision:
         """Propose another time: the request is closed as countered and the proposal reported back."""

@@ -21,6 +21,7 @@ from services.identity.access import AccessService, SecurityPolicy
 from services.patients import InvalidQuery, QueryKind, full_years, initials, parse_query
 from services.read_cache import ReadCache
 from services.schedule.access import ClinicInfo, ScheduleAccess, ScheduleActor
+from services.schedule.free_time import open_slots
 from services.schedule.slots import Slot, free_slots, slot_at
 from services.uow import UnitOfWork
 from storage.changes import row_key
@@ -259,19 +260,7 @@ class ScheduleService:
         end: datetime,
         exclude: int | None = None,
     ) -> list[Slot]:
-        shifts = await ShiftRepository(self._uow.session).overlapping(
-            start, end, doctor_id=actor.doctor_id, clinic_ids=clinic_ids, published_only=True
-        )
-        if not shifts:
-            return []
-        busy_start = min(s.starts_at for s in shifts)
-        busy_end = max(s.ends_at for s in shifts)
-        # Busy in any clinic: a doctor cannot be in two places at once.
-        appointments = await AppointmentRepository(self._uow.session).in_period(
-            busy_start - timedelta(hours=4), busy_end, doctor_id=actor.doctor_id, active_only=True
-        )
-        busy = [(a.starts_at, a.ends_at) for a in appointments if a.id != exclude]
-        return [s for s in free_slots(shifts, busy, self.now()) if start <= s.starts_at < end]
+        return await open_slots(self._uow.session, actor.doctor_id, clinic_ids, start, end, self.now(), exclude=exclude)
 
     def today(self, actor: ScheduleActor, clinic_id: int | None = None) -> date:
         clinic = actor.home if clinic_id is None else actor.clinics.get(clinic_id, actor.home)
