@@ -125,7 +125,10 @@ async def change_request_reminders(uow: UnitOfWork, now: datetime) -> int:
     targets = {t.doctor_id: t for t in await ReminderTargetRepository(session).active_doctors()}
     outbox = OutboxRepository(session)
     queued = 0
-    rows = await ChangeRequestRepository(session).pending_since(now - URGENT_REQUEST_REMINDER_AFTER, now)
+    # Requests already reminded of are left out by the query, not re-tried every scan.
+    rows = await ChangeRequestRepository(session).pending_since(
+        now - URGENT_REQUEST_REMINDER_AFTER, now, without_notification=(f"{CHANGE_REQUEST}:", ":reminder")
+    )
     for request, appointment, clinic in rows:
         target = targets.get(request.doctor_id)
         if target is None or CHANGE_REQUEST in target.disabled_kinds:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Appointment, ChangeRequest, Clinic
+from storage.models import Appointment, ChangeRequest, Clinic, Notification
 from storage.models.change_request import REQUEST_EXPIRED, REQUEST_PENDING
 
 
@@ -81,8 +81,13 @@ class ChangeRequestRepository:
         )
         return (await self._session.scalars(statement.limit(1))).first()
 
-    async def pending_since(self, cutoff: datetime, now: datetime) -> list[tuple[ChangeRequest, Appointment, Clinic]]:
-        """Open requests made at or before ``cutoff``, with their appointment and its clinic (oldest first)."""
+    async def pending_since(
+        self, cutoff: datetime, now: datetime, *, without_notification: tuple[str, str] | None = None
+    ) -> list[tuple[ChangeRequest, Appointment, Clinic]]:
+        """Open requests made at or before ``cutoff``, with their appointment and its clinic (oldest first).
+
+        ``without_notification=(prefix, suffix)``: only those with no notification keyed
+        ``prefix + id + suffix`` yet (a reminder queued once is not looked at again)."""
         statement = (
             select(ChangeRequest, Appointment, Clinic)
             .join(Appointment, Appointment.id == ChangeRequest.appointment_id)
@@ -94,6 +99,10 @@ class ChangeRequestRepository:
             )
             .order_by(ChangeRequest.created_at, ChangeRequest.id)
         )
+        if without_notification is not None:
+            prefix, suffix = without_notification
+            key = literal(prefix) + cast(ChangeRequest.id, String) + literal(suffix)
+            statement = statement.where(~exists().where(Notification.dedup_key == key))
         return [(r, a, c) for r, a, c in (await self._session.execute(statement)).all()]
 
     # --- requests from the clinic system -----------------------------------------------------

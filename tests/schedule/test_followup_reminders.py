@@ -87,6 +87,13 @@ async def test_a_pending_request_is_reminded_of_once_sooner_when_it_is_about_tod
     assert await scan_requests(session_maker, T0 + timedelta(hours=1, minutes=59)) == 0
     assert await scan_requests(session_maker, T0 + timedelta(hours=2)) == 1  # the other: after 2 hours
     assert await scan_requests(session_maker, T0 + timedelta(hours=5)) == 0  # the declined one never
+    async with session_maker() as session:
+        # Both reminded of: later scans do not even look at them (no insert re-tried every 5 minutes).
+        left = await ChangeRequestRepository(session).pending_since(
+            T0 + timedelta(hours=5), T0 + timedelta(hours=5), without_notification=("change_request:", ":reminder")
+        )
+        assert left == []
+        assert len(await ChangeRequestRepository(session).pending_since(T0 + timedelta(hours=5), T0 + timedelta(hours=5))) == 2
 
     reminders = [row for row in await queued(session_maker, "change_request") if row[2].get("reminder")]
     assert [(r[2]["request_id"], r[1]) for r in reminders] == [(ids[today], "urgent"), (ids[later], "routine")]
