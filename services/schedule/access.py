@@ -8,16 +8,26 @@ audited, and answered exactly like one that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
-from services.identity.access import AccessDenied, AccessService, DoctorContext, NotLinked, SessionState
+from services.identity.access import (
+    AccessDenied,
+    AccessService,
+    DoctorContext,
+    NotLinked,
+    SecurityPolicy,
+    SessionState,
+)
 from services.identity.linking import CONSENT_KIND, CONSENT_VERSION
 from services.patients import NoClinic
 from services.read_cache import ReadCache
 from services.uow import UnitOfWork
 from storage.changes import row_key
+from storage.crypto import FieldCipher
 from storage.models import Appointment, Clinic
 from storage.models.clinic_role import Role
 from storage.repositories.clinic_roles import ClinicRoleRepository
@@ -163,3 +173,23 @@ class ScheduleAccess:
             await self._uow.commit()
             raise NotYours()
         return appointment
+
+
+class ScheduleUseCase:
+    """What every schedule service holds: the unit of work, the cipher, the access checks (with
+    the read cache when given) and the clock (a test's fixed one, or UTC now)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        cipher: FieldCipher,
+        policy: SecurityPolicy | None = None,
+        now: Callable[[], datetime] | None = None,
+        *,
+        cache: ReadCache | None = None,
+    ) -> None:
+        self._uow = uow
+        self._cipher = cipher
+        self._policy = policy
+        self._access = ScheduleAccess(uow, AccessService(uow, policy, cipher), cache)
+        self._clock = now or (lambda: datetime.now(UTC))

@@ -10,21 +10,17 @@ a forged button — is denied, audited and answered like a missing one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from services.audit import AuditService
 from services.errors import N_, DomainError
-from services.identity.access import AccessService, SecurityPolicy
 from services.names import short_name
-from services.schedule.access import ClinicInfo, ScheduleAccess, ScheduleActor
+from services.schedule.access import ClinicInfo, ScheduleActor, ScheduleUseCase
 from services.schedule.change_requests import ChangeRequestService
 from services.schedule.free_time import open_slots
 from services.schedule.service import local_day_bounds
 from services.schedule.slots import Slot
-from services.uow import UnitOfWork
-from storage.crypto import FieldCipher
 from storage.models import Appointment
 from storage.models.appointment import BOOKED
 from storage.models.change_request import REASONS, REQUEST_CANCEL, REQUEST_MOVE
@@ -61,20 +57,7 @@ class AdminAppointment:
     status: str
 
 
-class AdminRequestService:
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        cipher: FieldCipher,
-        policy: SecurityPolicy | None = None,
-        now: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._uow = uow
-        self._cipher = cipher
-        self._policy = policy
-        self._access = ScheduleAccess(uow, AccessService(uow, policy, cipher))
-        self._clock = now or (lambda: datetime.now(UTC))
-
+class AdminRequestService(ScheduleUseCase):
     async def _deny(self, actor: ScheduleActor, operation: str, kind: str, object_id: int) -> NotInYourClinic:
         await AuditService(self._uow).record(actor.actor, operation, kind, object_id, "denied")
         await self._uow.commit()

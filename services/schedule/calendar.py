@@ -7,16 +7,14 @@ control. The feed token is shown once; only its SHA-256 is stored.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
 from services.audit import AuditService
-from services.identity.access import AccessService, SecurityPolicy
-from services.schedule.access import ScheduleAccess
+from services.schedule.access import ScheduleUseCase
 from services.uow import UnitOfWork
-from storage.crypto import FieldCipher
 from storage.models import Appointment
 from storage.models.appointment import CANCELLED_APPOINTMENT
 from storage.repositories.calendar_feeds import CalendarFeedRepository
@@ -57,18 +55,7 @@ def calendar_of(events: Sequence[Event], name: str) -> bytes:
     return bytes(calendar.to_ical())
 
 
-class CalendarService:
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        cipher: FieldCipher,
-        policy: SecurityPolicy | None = None,
-        now: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._uow = uow
-        self._access = ScheduleAccess(uow, AccessService(uow, policy, cipher))
-        self._clock = now or (lambda: datetime.now(UTC))
-
+class CalendarService(ScheduleUseCase):
     async def appointment_ics(self, telegram_user_id: int, appointment_id: int, title: str) -> bytes:
         actor = await self._access.doctor(telegram_user_id, "calendar_export", patient_data=False)
         appointment = await self._access.appointment(actor, appointment_id, "calendar_export")

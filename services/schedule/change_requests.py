@@ -8,20 +8,16 @@ and reported back to whoever asked, through the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.audit import AuditService
 from services.errors import N_, DomainError
-from services.identity.access import AccessService, SecurityPolicy
-from services.schedule.access import ScheduleAccess
+from services.schedule.access import ScheduleUseCase
 from services.schedule.free_time import open_slots
 from services.schedule.slots import Slot, slot_at
-from services.uow import UnitOfWork
-from storage.crypto import FieldCipher
 from storage.models import URGENT, ChangeRequest, Clinic
 from storage.models.appointment import BOOKED, CANCELLED_APPOINTMENT
 from storage.models.change_request import (
@@ -90,19 +86,7 @@ class Decision:
     timezone: str
 
 
-class ChangeRequestService:
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        cipher: FieldCipher,
-        policy: SecurityPolicy | None = None,
-        now: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._uow = uow
-        self._cipher = cipher
-        self._access = ScheduleAccess(uow, AccessService(uow, policy, cipher))
-        self._clock = now or (lambda: datetime.now(UTC))
-
+class ChangeRequestService(ScheduleUseCase):
     # --- producers (the clinic system adapter, the registry, an administrator) ----------------
 
     async def create(

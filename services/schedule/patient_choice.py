@@ -8,19 +8,16 @@ as for the day view; names come masked («Петрова А. В.») with the age
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.audit import AuditService
 from services.errors import N_, DomainError
-from services.identity.access import AccessService, SecurityPolicy
 from services.patients import full_years, initials
-from services.schedule.access import ClinicInfo, ScheduleAccess
+from services.schedule.access import ClinicInfo, ScheduleUseCase
 from services.schedule.service import local_day_bounds
-from services.uow import UnitOfWork
-from storage.crypto import FieldCipher
 from storage.models import Appointment, Patient
 from storage.models.appointment import ARRIVED, BOOKED, FULFILLED
 from storage.repositories.schedule import AppointmentRepository, patients_by_ids
@@ -47,19 +44,7 @@ class PatientChoices:
     recent: list[PatientOption]  # seen in the last 30 days before today, newest first, not today's
 
 
-class PatientChoiceService:
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        cipher: FieldCipher,
-        policy: SecurityPolicy | None = None,
-        now: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._uow = uow
-        self._cipher = cipher
-        self._access = ScheduleAccess(uow, AccessService(uow, policy, cipher))
-        self._clock = now or (lambda: datetime.now(UTC))
-
+class PatientChoiceService(ScheduleUseCase):
     async def choices(self, telegram_user_id: int, clinic_id: int | None = None) -> PatientChoices:
         """Today's patients and the recently seen, in the doctor's clinics (or one of them)."""
         actor = await self._access.doctor(telegram_user_id, "patient_choice")

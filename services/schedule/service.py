@@ -17,10 +17,10 @@ from sqlalchemy.exc import OperationalError
 
 from services.audit import AuditBuffer, AuditService
 from services.errors import N_, DomainError
-from services.identity.access import AccessService, SecurityPolicy
+from services.identity.access import SecurityPolicy
 from services.patients import InvalidQuery, QueryKind, full_years, initials, parse_query
 from services.read_cache import ReadCache
-from services.schedule.access import ClinicInfo, ScheduleAccess, ScheduleActor
+from services.schedule.access import ClinicInfo, ScheduleActor, ScheduleUseCase
 from services.schedule.free_time import open_slots
 from services.schedule.slots import Slot, free_slots, slot_at
 from services.uow import UnitOfWork
@@ -161,7 +161,7 @@ def _day_depends_on(actor: ScheduleActor) -> list[str]:
     ]
 
 
-class ScheduleService:
+class ScheduleService(ScheduleUseCase):
     def __init__(
         self,
         uow: UnitOfWork,
@@ -173,11 +173,8 @@ class ScheduleService:
         cache: ReadCache | None = None,
         audit: AuditBuffer | None = None,
     ) -> None:
-        self._uow = uow
-        self._cipher = cipher
+        super().__init__(uow, cipher, policy, now, cache=cache)
         self._index = index
-        self._access = ScheduleAccess(uow, AccessService(uow, policy, cipher), cache)
-        self._clock = now or (lambda: datetime.now(UTC))
         self._cache = cache
         self._audit = audit
 

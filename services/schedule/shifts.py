@@ -9,20 +9,17 @@ the caller confirms that those appointments are to be cancelled.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.audit import AuditService
 from services.errors import N_, DomainError
-from services.identity.access import AccessService, SecurityPolicy
 from services.names import short_name
-from services.schedule.access import ClinicInfo, ScheduleAccess, ScheduleActor
+from services.schedule.access import ClinicInfo, ScheduleActor, ScheduleUseCase
 from services.schedule.dates import DateInputError, parse_day, parse_time_range
 from services.schedule.slots import shift_slots
-from services.uow import UnitOfWork
-from storage.crypto import FieldCipher
 from storage.models import Appointment, Shift
 from storage.models.appointment import BOOKED, CANCELLED_APPOINTMENT
 from storage.models.shift import SHIFT_DRAFT, SHIFT_PUBLISHED
@@ -98,19 +95,7 @@ def parse_shift(text: str, today: date) -> ShiftInput:
     return ShiftInput(day, start, end, slot, pause)
 
 
-class ShiftService:
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        cipher: FieldCipher,
-        policy: SecurityPolicy | None = None,
-        now: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._uow = uow
-        self._cipher = cipher
-        self._access = ScheduleAccess(uow, AccessService(uow, policy, cipher))
-        self._clock = now or (lambda: datetime.now(UTC))
-
+class ShiftService(ScheduleUseCase):
     async def _actor(self, telegram_user_id: int, operation: str) -> tuple[ScheduleActor, bool]:
         """The doctor (own shifts) or, failing that, the administrator (the clinics' shifts)."""
         return await self._access.doctor_or_admin(telegram_user_id, operation)
