@@ -7,12 +7,10 @@ the menu). Patient data goes out protected.
 
 from __future__ import annotations
 
-import contextlib
 from enum import StrEnum
 from html import escape
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -31,8 +29,7 @@ from handlers.callbacks import MenuAction
 from handlers.draft_entry import DraftEntry
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button, main_menu_keyboard
-from handlers.patient_picker import search_patients
-from services.patients import PatientLookupService
+from handlers.pin_signing import PinSigning, signed_keyboard
 from services.prescriptions import DraftSummary, PaperOnly, PrescriptionService, Review
 
 ROUTE_NAMES = {
@@ -45,7 +42,6 @@ ROUTE_NAMES = {
     "sc": "п/к",
 }
 DURATIONS = (5, 7, 10, 14, 30)
-PIN_LIKE = r"^\s*\d{4,8}\s*$"
 
 
 class RxAction(StrEnum):
@@ -237,10 +233,6 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, step)
 
-    @router.message(StateFilter(RxFlow.patient), magic(F.text & ~F.text.startswith("/")))
-    async def patient_search(message: Message, patients: PatientLookupService) -> None:
-        await search_patients(message, patients, pick_button)
-
     @router.callback_query(RxCallback.filter(F.action == RxAction.PATIENT))
     async def patient_chosen(
         query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
@@ -350,43 +342,23 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, step)
 
-    @router.callback_query(RxCallback.filter(F.action == RxAction.SIGN))
-    async def sign(
-        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
-    ) -> None:
-        # Ownership is checked here too, so a forged button does not even get a PIN prompt.
-        await prescriptions.review(query.from_user.id, callback_data.doc)
-        await state.set_state(RxFlow.pin)
-        await state.update_data(rx=callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await query.message.answer(_("Enter your PIN to sign the prescription. The message is deleted at once."))
-
-    @router.message(StateFilter(RxFlow.done), magic(F.text.regexp(PIN_LIKE)))
-    async def pin_again(message: Message) -> None:
-        # The PIN sent twice: nothing to sign, and the PIN is not checked again (no lockout count).
-        with contextlib.suppress(TelegramAPIError):
-            await message.delete()
-        await message.answer(_("This prescription is already signed."))
-
-    @router.message(StateFilter(RxFlow.pin), magic(F.text & ~F.text.startswith("/")))
-    async def pin(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
-        assert message.from_user is not None and message.text is not None
-        with contextlib.suppress(TelegramAPIError):
-            await message.delete()  # the PIN must not stay in the chat
-        doc = await current(state)
-        outcome = await prescriptions.sign(message.from_user.id, doc, message.text)
-        await state.set_state(RxFlow.done)
-        if not outcome.signed_now:
-            await message.answer(_("This prescription is already signed."))
-            return
-        keyboard = InlineKeyboardMarkup(
-            inline_keyboard=[[_button(_("✏️ Correct (new version)"), RxAction.CORRECT, doc)], [back_to_menu_button()]]
-        )
+    async def signed(message: Message, doc: int, _outcome: object) -> None:
         await message.answer(
             _("✅ Prescription № {number} is signed. It will be sent to the clinic system.").format(number=doc),
-            reply_markup=keyboard,
+            reply_markup=signed_keyboard(_button(_("✏️ Correct (new version)"), RxAction.CORRECT, doc)),
         )
+
+    PinSigning(
+        service="prescriptions",
+        state_key="rx",
+        pin_state=RxFlow.pin,
+        done_state=RxFlow.done,
+        check=PrescriptionService.review,
+        sign=PrescriptionService.sign,
+        pin_prompt=lambda: _("Enter your PIN to sign the prescription. The message is deleted at once."),
+        already_signed=lambda: _("This prescription is already signed."),
+        signed=signed,
+    ).register(router, RxCallback.filter(F.action == RxAction.SIGN))
 
     @router.callback_query(RxCallback.filter(F.action == RxAction.CORRECT))
     async def correct(

@@ -4,12 +4,10 @@ every step; the draft is stored after each one."""
 
 from __future__ import annotations
 
-import contextlib
 from enum import StrEnum
 from html import escape
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -21,10 +19,8 @@ from handlers.callbacks import MenuAction
 from handlers.draft_entry import DraftEntry
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button
-from handlers.patient_picker import search_patients
-from handlers.prescriptions import PIN_LIKE
+from handlers.pin_signing import PinSigning, signed_keyboard
 from services.medical_documents import OpenDraft
-from services.patients import PatientLookupService
 from services.referrals import ReferralReview, ReferralService
 
 
@@ -178,10 +174,6 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await show_step(query.message, state, referrals, query.from_user.id, callback_data.doc, step)
 
-    @router.message(StateFilter(RefFlow.patient), magic(F.text & ~F.text.startswith("/")))
-    async def patient_search(message: Message, patients: PatientLookupService) -> None:
-        await search_patients(message, patients, pick_button)
-
     @router.callback_query(RefCallback.filter(F.action == RefAction.PATIENT))
     async def patient_chosen(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
                              referrals: ReferralService) -> None:
@@ -241,38 +233,21 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await show_step(query.message, state, referrals, query.from_user.id, callback_data.doc, step)
 
-    @router.callback_query(RefCallback.filter(F.action == RefAction.SIGN))
-    async def sign(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
-                   referrals: ReferralService) -> None:
-        await referrals.review(query.from_user.id, callback_data.doc)
-        await state.set_state(RefFlow.pin)
-        await state.update_data(ref=callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await query.message.answer(_("Enter your PIN to sign the referral. The message is deleted at once."))
-
-    @router.message(StateFilter(RefFlow.done), magic(F.text.regexp(PIN_LIKE)))
-    async def pin_again(message: Message) -> None:
-        with contextlib.suppress(TelegramAPIError):
-            await message.delete()
-        await message.answer(_("This referral is already signed."))
-
-    @router.message(StateFilter(RefFlow.pin), magic(F.text & ~F.text.startswith("/")))
-    async def pin(message: Message, state: FSMContext, referrals: ReferralService) -> None:
-        assert message.from_user is not None and message.text is not None
-        with contextlib.suppress(TelegramAPIError):
-            await message.delete()
-        doc = await current(state)
-        outcome = await referrals.sign(message.from_user.id, doc, message.text)
-        await state.set_state(RefFlow.done)
-        if not outcome.signed_now:
-            await message.answer(_("This referral is already signed."))
-            return
+    async def signed(message: Message, doc: int, _outcome: object) -> None:
         await message.answer(_("✅ Referral № {number} is signed.").format(number=doc),
-                             reply_markup=InlineKeyboardMarkup(inline_keyboard=[
-                                 [_button(_("✏️ Correct (new version)"), RefAction.CORRECT, doc)],
-                                 [back_to_menu_button()],
-                             ]))
+                             reply_markup=signed_keyboard(_button(_("✏️ Correct (new version)"), RefAction.CORRECT, doc)))
+
+    PinSigning(
+        service="referrals",
+        state_key="ref",
+        pin_state=RefFlow.pin,
+        done_state=RefFlow.done,
+        check=ReferralService.review,
+        sign=ReferralService.sign,
+        pin_prompt=lambda: _("Enter your PIN to sign the referral. The message is deleted at once."),
+        already_signed=lambda: _("This referral is already signed."),
+        signed=signed,
+    ).register(router, RefCallback.filter(F.action == RefAction.SIGN))
 
     @router.callback_query(RefCallback.filter(F.action == RefAction.CORRECT))
     async def correct(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
