@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.callbacks import MenuAction
 from handlers.draft_entry import DraftEntry
+from handlers.draft_steps import DraftSteps
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button
 from handlers.pin_signing import PinSigning, signed_keyboard
@@ -99,9 +100,6 @@ async def show(message: Message, state: FSMContext, service: ClinicalDocumentSer
 def get_router() -> Router:
     router = Router(name="clinical_documents")
 
-    async def current(state: FSMContext) -> int:
-        return int((await state.get_data()).get("document", 0))
-
     DraftEntry(
         command="document",
         menu_action=MenuAction.DOCUMENTS,
@@ -113,13 +111,9 @@ def get_router() -> Router:
         pick_button=pick_button,
     ).register(router, DocCallback.filter(F.action == DocAction.NEW), DocCallback.filter(F.action == DocAction.DISCARD))
 
-    @router.callback_query(DocCallback.filter(F.action == DocAction.RESUME))
-    async def resume(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
-                     documents: ClinicalDocumentService) -> None:
-        question = await documents.question(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show(query.message, state, documents, query.from_user.id, callback_data.doc, question)
+    # A document's step is the next question (None: every field is filled, the preview).
+    steps = DraftSteps(service="documents", state_key="document", show_step=show, corrected_at=None)
+    steps.move_button(router, DocCallback.filter(F.action == DocAction.RESUME), ClinicalDocumentService.question)
 
     @router.callback_query(DocCallback.filter(F.action == DocAction.PATIENT))
     async def patient_chosen(query: CallbackQuery, callback_data: DocCallback,
@@ -150,17 +144,11 @@ def get_router() -> Router:
     @router.message(StateFilter(DocFlow.field), magic(F.text & ~F.text.startswith("/")))
     async def answer(message: Message, state: FSMContext, documents: ClinicalDocumentService) -> None:
         assert message.from_user is not None and message.text is not None
-        doc = await current(state)
+        doc = await steps.current(state)
         question = await documents.answer(message.from_user.id, doc, message.text)
         await show(message, state, documents, message.from_user.id, doc, question)
 
-    @router.callback_query(DocCallback.filter(F.action == DocAction.BACK))
-    async def back(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
-                   documents: ClinicalDocumentService) -> None:
-        question = await documents.back(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show(query.message, state, documents, query.from_user.id, callback_data.doc, question)
+    steps.move_button(router, DocCallback.filter(F.action == DocAction.BACK), ClinicalDocumentService.back)
 
     async def signed(message: Message, doc: int, result: tuple[SignOutcome, bytes, str]) -> None:
         _outcome, pdf, filename = result
@@ -184,12 +172,6 @@ def get_router() -> Router:
         outcome_of=lambda result: result[0],  # sign returns (outcome, PDF, file name)
     ).register(router, DocCallback.filter(F.action == DocAction.SIGN))
 
-    @router.callback_query(DocCallback.filter(F.action == DocAction.CORRECT))
-    async def correct(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
-                      documents: ClinicalDocumentService) -> None:
-        doc = await documents.correct(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show(query.message, state, documents, query.from_user.id, doc, None)
+    steps.correct_button(router, DocCallback.filter(F.action == DocAction.CORRECT))
 
     return router

@@ -27,6 +27,7 @@ from aiogram.utils.i18n import gettext as _
 from handlers import document_status
 from handlers.callbacks import MenuAction
 from handlers.draft_entry import DraftEntry
+from handlers.draft_steps import DraftSteps
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button, main_menu_keyboard
 from handlers.pin_signing import PinSigning, signed_keyboard
@@ -224,14 +225,8 @@ def get_router() -> Router:
         pick_button=pick_button,
     ).register(router, RxCallback.filter(F.action == RxAction.NEW), RxCallback.filter(F.action == RxAction.DISCARD))
 
-    @router.callback_query(RxCallback.filter(F.action == RxAction.RESUME))
-    async def resume(
-        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
-    ) -> None:
-        step = await prescriptions.resume(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, step)
+    steps = DraftSteps(service="prescriptions", state_key="rx", show_step=show_step, corrected_at="review")
+    steps.move_button(router, RxCallback.filter(F.action == RxAction.RESUME), PrescriptionService.resume)
 
     @router.callback_query(RxCallback.filter(F.action == RxAction.PATIENT))
     async def patient_chosen(
@@ -245,13 +240,10 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await show_step(query.message, state, prescriptions, query.from_user.id, doc, "drug")
 
-    async def current(state: FSMContext) -> int:
-        return int((await state.get_data()).get("rx", 0))
-
     @router.message(StateFilter(RxFlow.drug), magic(F.text & ~F.text.startswith("/")))
     async def drug_search(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
         assert message.from_user is not None and message.text is not None
-        doc = await current(state)
+        doc = await steps.current(state)
         found = await prescriptions.find_drugs(message.from_user.id, doc, message.text)
         rows = [[_button(d.title[:60], RxAction.DRUG, doc, d.code)] for d in found]
         await message.answer(_("Choose the drug:"), reply_markup=_keyboard(doc, *rows))
@@ -268,33 +260,10 @@ def get_router() -> Router:
             return
         await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, "dose")
 
-    @router.message(StateFilter(RxFlow.dose), magic(F.text & ~F.text.startswith("/")))
-    async def dose(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await prescriptions.set_dose(message.from_user.id, doc, message.text)
-        await show_step(message, state, prescriptions, message.from_user.id, doc, "frequency")
-
-    @router.message(StateFilter(RxFlow.frequency), magic(F.text & ~F.text.startswith("/")))
-    async def frequency_text(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await prescriptions.set_frequency(message.from_user.id, doc, message.text)
-        await show_step(message, state, prescriptions, message.from_user.id, doc, "duration")
-
-    @router.message(StateFilter(RxFlow.duration), magic(F.text & ~F.text.startswith("/")))
-    async def duration_text(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await prescriptions.set_duration(message.from_user.id, doc, message.text)
-        await show_step(message, state, prescriptions, message.from_user.id, doc, "route")
-
-    @router.message(StateFilter(RxFlow.quantity), magic(F.text & ~F.text.startswith("/")))
-    async def quantity_text(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await prescriptions.set_quantity(message.from_user.id, doc, message.text)
-        await show_step(message, state, prescriptions, message.from_user.id, doc, "validity")
+    steps.text_step(router, RxFlow.dose, PrescriptionService.set_dose, "frequency")
+    steps.text_step(router, RxFlow.frequency, PrescriptionService.set_frequency, "duration")
+    steps.text_step(router, RxFlow.duration, PrescriptionService.set_duration, "route")
+    steps.text_step(router, RxFlow.quantity, PrescriptionService.set_quantity, "validity")
 
     @router.callback_query(
         RxCallback.filter(
@@ -333,14 +302,7 @@ def get_router() -> Router:
         await query.answer()
         await show_step(query.message, state, prescriptions, tg, doc, step)
 
-    @router.callback_query(RxCallback.filter(F.action == RxAction.BACK))
-    async def back(
-        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
-    ) -> None:
-        step = await prescriptions.back(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, step)
+    steps.move_button(router, RxCallback.filter(F.action == RxAction.BACK), PrescriptionService.back)
 
     async def signed(message: Message, doc: int, _outcome: object) -> None:
         await message.answer(
@@ -360,14 +322,7 @@ def get_router() -> Router:
         signed=signed,
     ).register(router, RxCallback.filter(F.action == RxAction.SIGN))
 
-    @router.callback_query(RxCallback.filter(F.action == RxAction.CORRECT))
-    async def correct(
-        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
-    ) -> None:
-        doc = await prescriptions.correct(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, prescriptions, query.from_user.id, doc, "review")
+    steps.correct_button(router, RxCallback.filter(F.action == RxAction.CORRECT))
 
     @router.message(StateFilter(*STATE_OF_STEP.values(), RxFlow.patient), magic(~F.text))
     async def not_text(message: Message) -> None:

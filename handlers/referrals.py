@@ -17,6 +17,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.callbacks import MenuAction
 from handlers.draft_entry import DraftEntry
+from handlers.draft_steps import DraftSteps
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button
 from handlers.pin_signing import PinSigning, signed_keyboard
@@ -152,9 +153,6 @@ async def show_step(message: Message, state: FSMContext, service: ReferralServic
 def get_router() -> Router:
     router = Router(name="referrals")
 
-    async def current(state: FSMContext) -> int:
-        return int((await state.get_data()).get("ref", 0))
-
     DraftEntry(
         command="referral",
         menu_action=MenuAction.REFERRALS,
@@ -166,13 +164,8 @@ def get_router() -> Router:
         pick_button=pick_button,
     ).register(router, RefCallback.filter(F.action == RefAction.NEW), RefCallback.filter(F.action == RefAction.DISCARD))
 
-    @router.callback_query(RefCallback.filter(F.action == RefAction.RESUME))
-    async def resume(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
-                     referrals: ReferralService) -> None:
-        step = await referrals.resume(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, referrals, query.from_user.id, callback_data.doc, step)
+    steps = DraftSteps(service="referrals", state_key="ref", show_step=show_step, corrected_at="review")
+    steps.move_button(router, RefCallback.filter(F.action == RefAction.RESUME), ReferralService.resume)
 
     @router.callback_query(RefCallback.filter(F.action == RefAction.PATIENT))
     async def patient_chosen(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
@@ -203,35 +196,18 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await show_step(query.message, state, referrals, tg, doc, step)
 
-    @router.message(StateFilter(RefFlow.service), magic(F.text & ~F.text.startswith("/")))
-    async def service_text(message: Message, state: FSMContext, referrals: ReferralService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await referrals.set_service(message.from_user.id, doc, message.text)
-        await show_step(message, state, referrals, message.from_user.id, doc, "diagnosis")
+    steps.text_step(router, RefFlow.service, ReferralService.set_service, "diagnosis")
 
     @router.message(StateFilter(RefFlow.diagnosis), magic(F.text & ~F.text.startswith("/")))
     async def diagnosis_text(message: Message, state: FSMContext, referrals: ReferralService) -> None:
         assert message.from_user is not None and message.text is not None
-        doc = await current(state)
+        doc = await steps.current(state)
         found = referrals.find_diagnoses(message.text)
         rows = [[_button(f"{d.code} {d.name}"[:60], RefAction.DIAGNOSIS, doc, d.code)] for d in found]
         await message.answer(_("Choose the diagnosis:"), reply_markup=_keyboard(doc, *rows))
 
-    @router.message(StateFilter(RefFlow.justification), magic(F.text & ~F.text.startswith("/")))
-    async def justification_text(message: Message, state: FSMContext, referrals: ReferralService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await referrals.set_justification(message.from_user.id, doc, message.text)
-        await show_step(message, state, referrals, message.from_user.id, doc, "review")
-
-    @router.callback_query(RefCallback.filter(F.action == RefAction.BACK))
-    async def back(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
-                   referrals: ReferralService) -> None:
-        step = await referrals.back(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, referrals, query.from_user.id, callback_data.doc, step)
+    steps.text_step(router, RefFlow.justification, ReferralService.set_justification, "review")
+    steps.move_button(router, RefCallback.filter(F.action == RefAction.BACK), ReferralService.back)
 
     async def signed(message: Message, doc: int, _outcome: object) -> None:
         await message.answer(_("✅ Referral № {number} is signed.").format(number=doc),
@@ -249,12 +225,6 @@ def get_router() -> Router:
         signed=signed,
     ).register(router, RefCallback.filter(F.action == RefAction.SIGN))
 
-    @router.callback_query(RefCallback.filter(F.action == RefAction.CORRECT))
-    async def correct(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
-                      referrals: ReferralService) -> None:
-        doc = await referrals.correct(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, referrals, query.from_user.id, doc, "review")
+    steps.correct_button(router, RefCallback.filter(F.action == RefAction.CORRECT))
 
     return router
