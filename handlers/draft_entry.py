@@ -18,10 +18,26 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.callbacks import MenuAction, MenuCallback
 from handlers.filters import magic
-from handlers.menu import main_menu_keyboard
+from handlers.menu import back_to_menu_button, main_menu_keyboard
 from handlers.patient_picker import ask_patient, search_patients
+from services.medical_documents import OpenDraft
 from services.patients import PatientLookupService
 from services.schedule.patient_choice import PatientChoiceService
+
+# (text, action, document) → a button of the conversation; the action is "resume", "discard" or "new".
+ActionButton = Callable[[str, str, int], InlineKeyboardButton]
+
+
+def open_drafts_keyboard(drafts: Sequence[tuple[int, str]], new: str, button: ActionButton) -> InlineKeyboardMarkup:
+    """Up to five unfinished drafts, (document, «▶️ Continue …» label), each with 🗑; then «➕ New …»."""
+    rows = [[button(label, "resume", doc), button("🗑", "discard", doc)] for doc, label in drafts[:5]]
+    rows.append([button(new, "new", 0)])
+    rows.append([back_to_menu_button()])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def continue_label(draft: OpenDraft) -> str:
+    return _("▶️ Continue № {number}: {title}").format(number=draft.document_id, title=(draft.title or "…")[:40])
 
 
 class DraftService(Protocol):

@@ -26,10 +26,10 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers import document_status
 from handlers.callbacks import MenuAction
-from handlers.draft_entry import DraftEntry
+from handlers.draft_entry import DraftEntry, open_drafts_keyboard
 from handlers.draft_steps import DraftSteps
 from handlers.filters import magic
-from handlers.menu import back_to_menu_button, main_menu_keyboard
+from handlers.menu import main_menu_keyboard
 from handlers.pin_signing import PinSigning, signed_keyboard
 from services.prescriptions import DraftSummary, PaperOnly, PrescriptionService, Review
 
@@ -189,17 +189,10 @@ async def send_paper(message: Message, state: FSMContext, paper: PaperOnly) -> N
 
 
 def drafts_keyboard(drafts: list[DraftSummary]) -> InlineKeyboardMarkup:
-    rows = [
-        [
-            _button(_("▶️ Continue № {number}: {drug}").format(number=d.document_id, drug=d.drug or "…"),
-                    RxAction.RESUME, d.document_id),
-            _button("🗑", RxAction.DISCARD, d.document_id),
-        ]
-        for d in drafts[:5]
-    ]
-    rows.append([_button(_("➕ New prescription"), RxAction.NEW)])
-    rows.append([back_to_menu_button()])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    labels = [(d.document_id, _("▶️ Continue № {number}: {drug}").format(number=d.document_id, drug=d.drug or "…"))
+              for d in drafts]
+    return open_drafts_keyboard(labels, _("➕ New prescription"),
+                                lambda text, action, doc: _button(text, RxAction(action), doc))
 
 
 def pick_button(text: str, patient_id: int) -> InlineKeyboardButton:

@@ -16,10 +16,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 
 from handlers.callbacks import MenuAction
-from handlers.draft_entry import DraftEntry
+from handlers.draft_entry import DraftEntry, continue_label, open_drafts_keyboard
 from handlers.draft_steps import DraftSteps
 from handlers.filters import magic
-from handlers.menu import back_to_menu_button
 from handlers.pin_signing import PinSigning, signed_keyboard
 from services.medical_documents import OpenDraft
 from services.referrals import ReferralReview, ReferralService
@@ -105,15 +104,8 @@ def render_referral(review: ReferralReview) -> str:
 
 
 def drafts_keyboard(drafts: list[OpenDraft]) -> InlineKeyboardMarkup:
-    rows = [
-        [_button(_("▶️ Continue № {number}: {title}").format(number=d.document_id, title=(d.title or "…")[:40]),
-                 RefAction.RESUME, d.document_id),
-         _button("🗑", RefAction.DISCARD, d.document_id)]
-        for d in drafts[:5]
-    ]
-    rows.append([_button(_("➕ New referral"), RefAction.NEW)])
-    rows.append([back_to_menu_button()])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return open_drafts_keyboard([(d.document_id, continue_label(d)) for d in drafts], _("➕ New referral"),
+                                lambda text, action, doc: _button(text, RefAction(action), doc))
 
 
 def pick_button(text: str, patient_id: int) -> InlineKeyboardButton:
