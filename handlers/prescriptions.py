@@ -258,6 +258,14 @@ def get_router() -> Router:
     steps.text_step(router, RxFlow.duration, PrescriptionService.set_duration, "route")
     steps.text_step(router, RxFlow.quantity, PrescriptionService.set_quantity, "validity")
 
+    # A button that answers a step as the typed text would: what stores it, which step follows.
+    answered_by_button = {
+        RxAction.FREQUENCY: (PrescriptionService.set_frequency, "duration"),
+        RxAction.DURATION: (PrescriptionService.set_duration, "route"),
+        RxAction.ROUTE: (PrescriptionService.set_route, "quantity"),
+        RxAction.QUANTITY: (PrescriptionService.set_quantity, "validity"),
+    }
+
     @router.callback_query(
         RxCallback.filter(
             F.action.in_({RxAction.FREQUENCY, RxAction.DURATION, RxAction.ROUTE, RxAction.QUANTITY,
@@ -270,18 +278,9 @@ def get_router() -> Router:
         tg, doc, arg = query.from_user.id, callback_data.doc, callback_data.arg
         action = callback_data.action
         assert isinstance(query.message, Message)
-        if action == RxAction.FREQUENCY:
-            await prescriptions.set_frequency(tg, doc, arg)
-            step = "duration"
-        elif action == RxAction.DURATION:
-            await prescriptions.set_duration(tg, doc, arg)
-            step = "route"
-        elif action == RxAction.ROUTE:
-            await prescriptions.set_route(tg, doc, arg)
-            step = "quantity"
-        elif action == RxAction.QUANTITY:
-            await prescriptions.set_quantity(tg, doc, arg)
-            step = "validity"
+        if action in answered_by_button:
+            save, step = answered_by_button[action]
+            await save(prescriptions, tg, doc, arg)
         elif action == RxAction.VALIDITY:
             await prescriptions.set_validity(tg, doc, int(arg) if arg.isdigit() else 0)
             step = "consent"
