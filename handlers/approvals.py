@@ -24,7 +24,8 @@ from aiogram.utils.i18n import gettext as _
 from handlers.filters import magic
 from handlers.menu import back_to_menu_button
 from handlers.notifications import register_brief_line, register_kind
-from handlers.prescriptions import PIN_LIKE, render_review
+from handlers.pin_signing import PIN_LIKE
+from handlers.prescriptions import render_review
 from services.approvals import QUEUE_KIND, ApprovalService, QueueItem, register_brief_section
 from storage.models.medical_document import BY_NURSE
 

@@ -3,12 +3,10 @@ per field, a preview, the PIN, and the signed PDF sent back as a file (protected
 
 from __future__ import annotations
 
-import contextlib
 from enum import StrEnum
 from html import escape
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -17,14 +15,12 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton
 from aiogram.utils.i18n import gettext as _
 
 from handlers.callbacks import MenuAction
-from handlers.draft_entry import DraftEntry
+from handlers.draft_entry import DraftEntry, continue_label, open_drafts_keyboard
+from handlers.draft_steps import DraftSteps
 from handlers.filters import magic
-from handlers.menu import back_to_menu_button
-from handlers.patient_picker import search_patients
-from handlers.prescriptions import PIN_LIKE
+from handlers.pin_signing import PinSigning, signed_keyboard
 from services.clinical_documents import ClinicalDocumentService, Question
-from services.medical_documents import OpenDraft
-from services.patients import PatientLookupService
+from services.medical_documents import OpenDraft, SignOutcome
 
 
 class DocAction(StrEnum):
@@ -57,15 +53,8 @@ def _button(text: str, action: DocAction, doc: int = 0, arg: str | int = "") -> 
 
 
 def drafts_keyboard(drafts: list[OpenDraft]) -> InlineKeyboardMarkup:
-    rows = [
-        [_button(_("▶️ Continue № {number}: {title}").format(number=d.document_id, title=(d.title or "…")[:40]),
-                 DocAction.RESUME, d.document_id),
-         _button("🗑", DocAction.DISCARD, d.document_id)]
-        for d in drafts[:5]
-    ]
-    rows.append([_button(_("➕ New document"), DocAction.NEW)])
-    rows.append([back_to_menu_button()])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return open_drafts_keyboard([(d.document_id, continue_label(d)) for d in drafts], _("➕ New document"),
+                                lambda text, action, doc: _button(text, DocAction(action), doc))
 
 
 def pick_button(text: str, patient_id: int) -> InlineKeyboardButton:
@@ -103,9 +92,6 @@ async def show(message: Message, state: FSMContext, service: ClinicalDocumentSer
 def get_router() -> Router:
     router = Router(name="clinical_documents")
 
-    async def current(state: FSMContext) -> int:
-        return int((await state.get_data()).get("document", 0))
-
     DraftEntry(
         command="document",
         menu_action=MenuAction.DOCUMENTS,
@@ -117,17 +103,9 @@ def get_router() -> Router:
         pick_button=pick_button,
     ).register(router, DocCallback.filter(F.action == DocAction.NEW), DocCallback.filter(F.action == DocAction.DISCARD))
 
-    @router.callback_query(DocCallback.filter(F.action == DocAction.RESUME))
-    async def resume(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
-                     documents: ClinicalDocumentService) -> None:
-        question = await documents.question(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show(query.message, state, documents, query.from_user.id, callback_data.doc, question)
-
-    @router.message(StateFilter(DocFlow.patient), magic(F.text & ~F.text.startswith("/")))
-    async def patient_search(message: Message, patients: PatientLookupService) -> None:
-        await search_patients(message, patients, pick_button)
+    # A document's step is the next question (None: every field is filled, the preview).
+    steps = DraftSteps(service="documents", state_key="document", show_step=show, corrected_at=None)
+    steps.move_button(router, DocCallback.filter(F.action == DocAction.RESUME), ClinicalDocumentService.question)
 
     @router.callback_query(DocCallback.filter(F.action == DocAction.PATIENT))
     async def patient_chosen(query: CallbackQuery, callback_data: DocCallback,
@@ -158,61 +136,34 @@ def get_router() -> Router:
     @router.message(StateFilter(DocFlow.field), magic(F.text & ~F.text.startswith("/")))
     async def answer(message: Message, state: FSMContext, documents: ClinicalDocumentService) -> None:
         assert message.from_user is not None and message.text is not None
-        doc = await current(state)
+        doc = await steps.current(state)
         question = await documents.answer(message.from_user.id, doc, message.text)
         await show(message, state, documents, message.from_user.id, doc, question)
 
-    @router.callback_query(DocCallback.filter(F.action == DocAction.BACK))
-    async def back(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
-                   documents: ClinicalDocumentService) -> None:
-        question = await documents.back(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show(query.message, state, documents, query.from_user.id, callback_data.doc, question)
+    steps.move_button(router, DocCallback.filter(F.action == DocAction.BACK), ClinicalDocumentService.back)
 
-    @router.callback_query(DocCallback.filter(F.action == DocAction.SIGN))
-    async def sign(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
-                   documents: ClinicalDocumentService) -> None:
-        await documents.preview(query.from_user.id, callback_data.doc)
-        await state.set_state(DocFlow.pin)
-        await state.update_data(document=callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await query.message.answer(_("Enter your PIN to sign the document. The message is deleted at once."))
-
-    @router.message(StateFilter(DocFlow.done), magic(F.text.regexp(PIN_LIKE)))
-    async def pin_again(message: Message) -> None:
-        with contextlib.suppress(TelegramAPIError):
-            await message.delete()
-        await message.answer(_("This document is already signed."))
-
-    @router.message(StateFilter(DocFlow.pin), magic(F.text & ~F.text.startswith("/")))
-    async def pin(message: Message, state: FSMContext, documents: ClinicalDocumentService) -> None:
-        assert message.from_user is not None and message.text is not None
-        with contextlib.suppress(TelegramAPIError):
-            await message.delete()
-        doc = await current(state)
-        outcome, pdf, filename = await documents.sign(message.from_user.id, doc, message.text)
-        await state.set_state(DocFlow.done)
-        if not outcome.signed_now:
-            await message.answer(_("This document is already signed."))
-            return
+    async def signed(message: Message, doc: int, result: tuple[SignOutcome, bytes, str]) -> None:
+        _outcome, pdf, filename = result
         await message.answer_document(
             BufferedInputFile(pdf, filename),
             caption=_("✅ Document № {number} is signed and stored.").format(number=doc),
             protect_content=True,
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[
-                [_button(_("✏️ Correct (new version)"), DocAction.CORRECT, doc)],
-                [back_to_menu_button()],
-            ]),
+            reply_markup=signed_keyboard(_button(_("✏️ Correct (new version)"), DocAction.CORRECT, doc)),
         )
 
-    @router.callback_query(DocCallback.filter(F.action == DocAction.CORRECT))
-    async def correct(query: CallbackQuery, callback_data: DocCallback, state: FSMContext,
-                      documents: ClinicalDocumentService) -> None:
-        doc = await documents.correct(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show(query.message, state, documents, query.from_user.id, doc, None)
+    PinSigning(
+        service="documents",
+        state_key="document",
+        pin_state=DocFlow.pin,
+        done_state=DocFlow.done,
+        check=ClinicalDocumentService.preview,
+        sign=ClinicalDocumentService.sign,
+        pin_prompt=lambda: _("Enter your PIN to sign the document. The message is deleted at once."),
+        already_signed=lambda: _("This document is already signed."),
+        signed=signed,
+        outcome_of=lambda result: result[0],  # sign returns (outcome, PDF, file name)
+    ).register(router, DocCallback.filter(F.action == DocAction.SIGN))
+
+    steps.correct_button(router, DocCallback.filter(F.action == DocAction.CORRECT))
 
     return router

@@ -1,6 +1,6 @@
 """How the prescription, referral and document conversations begin: the command, the menu button,
-«➕ Новый…» and «🗑» on an unfinished draft. The same for the three; each conversation keeps its
-own steps (and its own «▶️ Продолжить», which differ)."""
+«➕ Новый…», «🗑» on an unfinished draft and the patient's surname search. The same for the three;
+each conversation keeps its own steps (and its own «▶️ Продолжить», which differ)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
@@ -17,9 +17,27 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 
 from handlers.callbacks import MenuAction, MenuCallback
-from handlers.menu import main_menu_keyboard
-from handlers.patient_picker import ask_patient
+from handlers.filters import magic
+from handlers.menu import back_to_menu_button, main_menu_keyboard
+from handlers.patient_picker import ask_patient, search_patients
+from services.medical_documents import OpenDraft
+from services.patients import PatientLookupService
 from services.schedule.patient_choice import PatientChoiceService
+
+# (text, action, document) → a button of the conversation; the action is "resume", "discard" or "new".
+ActionButton = Callable[[str, str, int], InlineKeyboardButton]
+
+
+def open_drafts_keyboard(drafts: Sequence[tuple[int, str]], new: str, button: ActionButton) -> InlineKeyboardMarkup:
+    """Up to five unfinished drafts, (document, «▶️ Continue …» label), each with 🗑; then «➕ New …»."""
+    rows = [[button(label, "resume", doc), button("🗑", "discard", doc)] for doc, label in drafts[:5]]
+    rows.append([button(new, "new", 0)])
+    rows.append([back_to_menu_button()])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def continue_label(draft: OpenDraft) -> str:
+    return _("▶️ Continue № {number}: {title}").format(number=draft.document_id, title=(draft.title or "…")[:40])
 
 
 class DraftService(Protocol):
@@ -65,6 +83,10 @@ class DraftEntry:
             await query.answer()
             assert isinstance(query.message, Message)
             await self.begin(query.message, state, data, query.from_user.id)
+
+        @router.message(StateFilter(self.patient_state), magic(F.text & ~F.text.startswith("/")))
+        async def patient_search(message: Message, patients: PatientLookupService) -> None:
+            await search_patients(message, patients, self.pick_button)
 
         @router.callback_query(new)
         async def new_draft(query: CallbackQuery, state: FSMContext, **data: Any) -> None:

@@ -7,12 +7,10 @@ the menu). Patient data goes out protected.
 
 from __future__ import annotations
 
-import contextlib
 from enum import StrEnum
 from html import escape
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -28,11 +26,11 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers import document_status
 from handlers.callbacks import MenuAction
-from handlers.draft_entry import DraftEntry
+from handlers.draft_entry import DraftEntry, open_drafts_keyboard
+from handlers.draft_steps import DraftSteps
 from handlers.filters import magic
-from handlers.menu import back_to_menu_button, main_menu_keyboard
-from handlers.patient_picker import search_patients
-from services.patients import PatientLookupService
+from handlers.menu import main_menu_keyboard
+from handlers.pin_signing import PinSigning, signed_keyboard
 from services.prescriptions import DraftSummary, PaperOnly, PrescriptionService, Review
 
 ROUTE_NAMES = {
@@ -45,7 +43,6 @@ ROUTE_NAMES = {
     "sc": "п/к",
 }
 DURATIONS = (5, 7, 10, 14, 30)
-PIN_LIKE = r"^\s*\d{4,8}\s*$"
 
 
 class RxAction(StrEnum):
@@ -192,17 +189,10 @@ async def send_paper(message: Message, state: FSMContext, paper: PaperOnly) -> N
 
 
 def drafts_keyboard(drafts: list[DraftSummary]) -> InlineKeyboardMarkup:
-    rows = [
-        [
-            _button(_("▶️ Continue № {number}: {drug}").format(number=d.document_id, drug=d.drug or "…"),
-                    RxAction.RESUME, d.document_id),
-            _button("🗑", RxAction.DISCARD, d.document_id),
-        ]
-        for d in drafts[:5]
-    ]
-    rows.append([_button(_("➕ New prescription"), RxAction.NEW)])
-    rows.append([back_to_menu_button()])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    labels = [(d.document_id, _("▶️ Continue № {number}: {drug}").format(number=d.document_id, drug=d.drug or "…"))
+              for d in drafts]
+    return open_drafts_keyboard(labels, _("➕ New prescription"),
+                                lambda text, action, doc: _button(text, RxAction(action), doc))
 
 
 def pick_button(text: str, patient_id: int) -> InlineKeyboardButton:
@@ -228,18 +218,8 @@ def get_router() -> Router:
         pick_button=pick_button,
     ).register(router, RxCallback.filter(F.action == RxAction.NEW), RxCallback.filter(F.action == RxAction.DISCARD))
 
-    @router.callback_query(RxCallback.filter(F.action == RxAction.RESUME))
-    async def resume(
-        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
-    ) -> None:
-        step = await prescriptions.resume(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, step)
-
-    @router.message(StateFilter(RxFlow.patient), magic(F.text & ~F.text.startswith("/")))
-    async def patient_search(message: Message, patients: PatientLookupService) -> None:
-        await search_patients(message, patients, pick_button)
+    steps = DraftSteps(service="prescriptions", state_key="rx", show_step=show_step, corrected_at="review")
+    steps.move_button(router, RxCallback.filter(F.action == RxAction.RESUME), PrescriptionService.resume)
 
     @router.callback_query(RxCallback.filter(F.action == RxAction.PATIENT))
     async def patient_chosen(
@@ -253,13 +233,10 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await show_step(query.message, state, prescriptions, query.from_user.id, doc, "drug")
 
-    async def current(state: FSMContext) -> int:
-        return int((await state.get_data()).get("rx", 0))
-
     @router.message(StateFilter(RxFlow.drug), magic(F.text & ~F.text.startswith("/")))
     async def drug_search(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
         assert message.from_user is not None and message.text is not None
-        doc = await current(state)
+        doc = await steps.current(state)
         found = await prescriptions.find_drugs(message.from_user.id, doc, message.text)
         rows = [[_button(d.title[:60], RxAction.DRUG, doc, d.code)] for d in found]
         await message.answer(_("Choose the drug:"), reply_markup=_keyboard(doc, *rows))
@@ -276,33 +253,18 @@ def get_router() -> Router:
             return
         await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, "dose")
 
-    @router.message(StateFilter(RxFlow.dose), magic(F.text & ~F.text.startswith("/")))
-    async def dose(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await prescriptions.set_dose(message.from_user.id, doc, message.text)
-        await show_step(message, state, prescriptions, message.from_user.id, doc, "frequency")
+    steps.text_step(router, RxFlow.dose, PrescriptionService.set_dose, "frequency")
+    steps.text_step(router, RxFlow.frequency, PrescriptionService.set_frequency, "duration")
+    steps.text_step(router, RxFlow.duration, PrescriptionService.set_duration, "route")
+    steps.text_step(router, RxFlow.quantity, PrescriptionService.set_quantity, "validity")
 
-    @router.message(StateFilter(RxFlow.frequency), magic(F.text & ~F.text.startswith("/")))
-    async def frequency_text(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await prescriptions.set_frequency(message.from_user.id, doc, message.text)
-        await show_step(message, state, prescriptions, message.from_user.id, doc, "duration")
-
-    @router.message(StateFilter(RxFlow.duration), magic(F.text & ~F.text.startswith("/")))
-    async def duration_text(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await prescriptions.set_duration(message.from_user.id, doc, message.text)
-        await show_step(message, state, prescriptions, message.from_user.id, doc, "route")
-
-    @router.message(StateFilter(RxFlow.quantity), magic(F.text & ~F.text.startswith("/")))
-    async def quantity_text(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await prescriptions.set_quantity(message.from_user.id, doc, message.text)
-        await show_step(message, state, prescriptions, message.from_user.id, doc, "validity")
+    # A button that answers a step as the typed text would: what stores it, which step follows.
+    answered_by_button = {
+        RxAction.FREQUENCY: (PrescriptionService.set_frequency, "duration"),
+        RxAction.DURATION: (PrescriptionService.set_duration, "route"),
+        RxAction.ROUTE: (PrescriptionService.set_route, "quantity"),
+        RxAction.QUANTITY: (PrescriptionService.set_quantity, "validity"),
+    }
 
     @router.callback_query(
         RxCallback.filter(
@@ -316,18 +278,9 @@ def get_router() -> Router:
         tg, doc, arg = query.from_user.id, callback_data.doc, callback_data.arg
         action = callback_data.action
         assert isinstance(query.message, Message)
-        if action == RxAction.FREQUENCY:
-            await prescriptions.set_frequency(tg, doc, arg)
-            step = "duration"
-        elif action == RxAction.DURATION:
-            await prescriptions.set_duration(tg, doc, arg)
-            step = "route"
-        elif action == RxAction.ROUTE:
-            await prescriptions.set_route(tg, doc, arg)
-            step = "quantity"
-        elif action == RxAction.QUANTITY:
-            await prescriptions.set_quantity(tg, doc, arg)
-            step = "validity"
+        if action in answered_by_button:
+            save, step = answered_by_button[action]
+            await save(prescriptions, tg, doc, arg)
         elif action == RxAction.VALIDITY:
             await prescriptions.set_validity(tg, doc, int(arg) if arg.isdigit() else 0)
             step = "consent"
@@ -341,61 +294,27 @@ def get_router() -> Router:
         await query.answer()
         await show_step(query.message, state, prescriptions, tg, doc, step)
 
-    @router.callback_query(RxCallback.filter(F.action == RxAction.BACK))
-    async def back(
-        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
-    ) -> None:
-        step = await prescriptions.back(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, prescriptions, query.from_user.id, callback_data.doc, step)
+    steps.move_button(router, RxCallback.filter(F.action == RxAction.BACK), PrescriptionService.back)
 
-    @router.callback_query(RxCallback.filter(F.action == RxAction.SIGN))
-    async def sign(
-        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
-    ) -> None:
-        # Ownership is checked here too, so a forged button does not even get a PIN prompt.
-        await prescriptions.review(query.from_user.id, callback_data.doc)
-        await state.set_state(RxFlow.pin)
-        await state.update_data(rx=callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await query.message.answer(_("Enter your PIN to sign the prescription. The message is deleted at once."))
-
-    @router.message(StateFilter(RxFlow.done), magic(F.text.regexp(PIN_LIKE)))
-    async def pin_again(message: Message) -> None:
-        # The PIN sent twice: nothing to sign, and the PIN is not checked again (no lockout count).
-        with contextlib.suppress(TelegramAPIError):
-            await message.delete()
-        await message.answer(_("This prescription is already signed."))
-
-    @router.message(StateFilter(RxFlow.pin), magic(F.text & ~F.text.startswith("/")))
-    async def pin(message: Message, state: FSMContext, prescriptions: PrescriptionService) -> None:
-        assert message.from_user is not None and message.text is not None
-        with contextlib.suppress(TelegramAPIError):
-            await message.delete()  # the PIN must not stay in the chat
-        doc = await current(state)
-        outcome = await prescriptions.sign(message.from_user.id, doc, message.text)
-        await state.set_state(RxFlow.done)
-        if not outcome.signed_now:
-            await message.answer(_("This prescription is already signed."))
-            return
-        keyboard = InlineKeyboardMarkup(
-            inline_keyboard=[[_button(_("✏️ Correct (new version)"), RxAction.CORRECT, doc)], [back_to_menu_button()]]
-        )
+    async def signed(message: Message, doc: int, _outcome: object) -> None:
         await message.answer(
             _("✅ Prescription № {number} is signed. It will be sent to the clinic system.").format(number=doc),
-            reply_markup=keyboard,
+            reply_markup=signed_keyboard(_button(_("✏️ Correct (new version)"), RxAction.CORRECT, doc)),
         )
 
-    @router.callback_query(RxCallback.filter(F.action == RxAction.CORRECT))
-    async def correct(
-        query: CallbackQuery, callback_data: RxCallback, state: FSMContext, prescriptions: PrescriptionService
-    ) -> None:
-        doc = await prescriptions.correct(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, prescriptions, query.from_user.id, doc, "review")
+    PinSigning(
+        service="prescriptions",
+        state_key="rx",
+        pin_state=RxFlow.pin,
+        done_state=RxFlow.done,
+        check=PrescriptionService.review,
+        sign=PrescriptionService.sign,
+        pin_prompt=lambda: _("Enter your PIN to sign the prescription. The message is deleted at once."),
+        already_signed=lambda: _("This prescription is already signed."),
+        signed=signed,
+    ).register(router, RxCallback.filter(F.action == RxAction.SIGN))
+
+    steps.correct_button(router, RxCallback.filter(F.action == RxAction.CORRECT))
 
     @router.message(StateFilter(*STATE_OF_STEP.values(), RxFlow.patient), magic(~F.text))
     async def not_text(message: Message) -> None:

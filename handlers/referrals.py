@@ -4,12 +4,10 @@ every step; the draft is stored after each one."""
 
 from __future__ import annotations
 
-import contextlib
 from enum import StrEnum
 from html import escape
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -18,13 +16,11 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 
 from handlers.callbacks import MenuAction
-from handlers.draft_entry import DraftEntry
+from handlers.draft_entry import DraftEntry, continue_label, open_drafts_keyboard
+from handlers.draft_steps import DraftSteps
 from handlers.filters import magic
-from handlers.menu import back_to_menu_button
-from handlers.patient_picker import search_patients
-from handlers.prescriptions import PIN_LIKE
+from handlers.pin_signing import PinSigning, signed_keyboard
 from services.medical_documents import OpenDraft
-from services.patients import PatientLookupService
 from services.referrals import ReferralReview, ReferralService
 
 
@@ -108,15 +104,8 @@ def render_referral(review: ReferralReview) -> str:
 
 
 def drafts_keyboard(drafts: list[OpenDraft]) -> InlineKeyboardMarkup:
-    rows = [
-        [_button(_("▶️ Continue № {number}: {title}").format(number=d.document_id, title=(d.title or "…")[:40]),
-                 RefAction.RESUME, d.document_id),
-         _button("🗑", RefAction.DISCARD, d.document_id)]
-        for d in drafts[:5]
-    ]
-    rows.append([_button(_("➕ New referral"), RefAction.NEW)])
-    rows.append([back_to_menu_button()])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return open_drafts_keyboard([(d.document_id, continue_label(d)) for d in drafts], _("➕ New referral"),
+                                lambda text, action, doc: _button(text, RefAction(action), doc))
 
 
 def pick_button(text: str, patient_id: int) -> InlineKeyboardButton:
@@ -156,9 +145,6 @@ async def show_step(message: Message, state: FSMContext, service: ReferralServic
 def get_router() -> Router:
     router = Router(name="referrals")
 
-    async def current(state: FSMContext) -> int:
-        return int((await state.get_data()).get("ref", 0))
-
     DraftEntry(
         command="referral",
         menu_action=MenuAction.REFERRALS,
@@ -170,17 +156,8 @@ def get_router() -> Router:
         pick_button=pick_button,
     ).register(router, RefCallback.filter(F.action == RefAction.NEW), RefCallback.filter(F.action == RefAction.DISCARD))
 
-    @router.callback_query(RefCallback.filter(F.action == RefAction.RESUME))
-    async def resume(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
-                     referrals: ReferralService) -> None:
-        step = await referrals.resume(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, referrals, query.from_user.id, callback_data.doc, step)
-
-    @router.message(StateFilter(RefFlow.patient), magic(F.text & ~F.text.startswith("/")))
-    async def patient_search(message: Message, patients: PatientLookupService) -> None:
-        await search_patients(message, patients, pick_button)
+    steps = DraftSteps(service="referrals", state_key="ref", show_step=show_step, corrected_at="review")
+    steps.move_button(router, RefCallback.filter(F.action == RefAction.RESUME), ReferralService.resume)
 
     @router.callback_query(RefCallback.filter(F.action == RefAction.PATIENT))
     async def patient_chosen(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
@@ -211,75 +188,35 @@ def get_router() -> Router:
         assert isinstance(query.message, Message)
         await show_step(query.message, state, referrals, tg, doc, step)
 
-    @router.message(StateFilter(RefFlow.service), magic(F.text & ~F.text.startswith("/")))
-    async def service_text(message: Message, state: FSMContext, referrals: ReferralService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await referrals.set_service(message.from_user.id, doc, message.text)
-        await show_step(message, state, referrals, message.from_user.id, doc, "diagnosis")
+    steps.text_step(router, RefFlow.service, ReferralService.set_service, "diagnosis")
 
     @router.message(StateFilter(RefFlow.diagnosis), magic(F.text & ~F.text.startswith("/")))
     async def diagnosis_text(message: Message, state: FSMContext, referrals: ReferralService) -> None:
         assert message.from_user is not None and message.text is not None
-        doc = await current(state)
+        doc = await steps.current(state)
         found = referrals.find_diagnoses(message.text)
         rows = [[_button(f"{d.code} {d.name}"[:60], RefAction.DIAGNOSIS, doc, d.code)] for d in found]
         await message.answer(_("Choose the diagnosis:"), reply_markup=_keyboard(doc, *rows))
 
-    @router.message(StateFilter(RefFlow.justification), magic(F.text & ~F.text.startswith("/")))
-    async def justification_text(message: Message, state: FSMContext, referrals: ReferralService) -> None:
-        assert message.from_user is not None and message.text is not None
-        doc = await current(state)
-        await referrals.set_justification(message.from_user.id, doc, message.text)
-        await show_step(message, state, referrals, message.from_user.id, doc, "review")
+    steps.text_step(router, RefFlow.justification, ReferralService.set_justification, "review")
+    steps.move_button(router, RefCallback.filter(F.action == RefAction.BACK), ReferralService.back)
 
-    @router.callback_query(RefCallback.filter(F.action == RefAction.BACK))
-    async def back(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
-                   referrals: ReferralService) -> None:
-        step = await referrals.back(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, referrals, query.from_user.id, callback_data.doc, step)
-
-    @router.callback_query(RefCallback.filter(F.action == RefAction.SIGN))
-    async def sign(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
-                   referrals: ReferralService) -> None:
-        await referrals.review(query.from_user.id, callback_data.doc)
-        await state.set_state(RefFlow.pin)
-        await state.update_data(ref=callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await query.message.answer(_("Enter your PIN to sign the referral. The message is deleted at once."))
-
-    @router.message(StateFilter(RefFlow.done), magic(F.text.regexp(PIN_LIKE)))
-    async def pin_again(message: Message) -> None:
-        with contextlib.suppress(TelegramAPIError):
-            await message.delete()
-        await message.answer(_("This referral is already signed."))
-
-    @router.message(StateFilter(RefFlow.pin), magic(F.text & ~F.text.startswith("/")))
-    async def pin(message: Message, state: FSMContext, referrals: ReferralService) -> None:
-        assert message.from_user is not None and message.text is not None
-        with contextlib.suppress(TelegramAPIError):
-            await message.delete()
-        doc = await current(state)
-        outcome = await referrals.sign(message.from_user.id, doc, message.text)
-        await state.set_state(RefFlow.done)
-        if not outcome.signed_now:
-            await message.answer(_("This referral is already signed."))
-            return
+    async def signed(message: Message, doc: int, _outcome: object) -> None:
         await message.answer(_("✅ Referral № {number} is signed.").format(number=doc),
-                             reply_markup=InlineKeyboardMarkup(inline_keyboard=[
-                                 [_button(_("✏️ Correct (new version)"), RefAction.CORRECT, doc)],
-                                 [back_to_menu_button()],
-                             ]))
+                             reply_markup=signed_keyboard(_button(_("✏️ Correct (new version)"), RefAction.CORRECT, doc)))
 
-    @router.callback_query(RefCallback.filter(F.action == RefAction.CORRECT))
-    async def correct(query: CallbackQuery, callback_data: RefCallback, state: FSMContext,
-                      referrals: ReferralService) -> None:
-        doc = await referrals.correct(query.from_user.id, callback_data.doc)
-        await query.answer()
-        assert isinstance(query.message, Message)
-        await show_step(query.message, state, referrals, query.from_user.id, doc, "review")
+    PinSigning(
+        service="referrals",
+        state_key="ref",
+        pin_state=RefFlow.pin,
+        done_state=RefFlow.done,
+        check=ReferralService.review,
+        sign=ReferralService.sign,
+        pin_prompt=lambda: _("Enter your PIN to sign the referral. The message is deleted at once."),
+        already_signed=lambda: _("This referral is already signed."),
+        signed=signed,
+    ).register(router, RefCallback.filter(F.action == RefAction.SIGN))
+
+    steps.correct_button(router, RefCallback.filter(F.action == RefAction.CORRECT))
 
     return router

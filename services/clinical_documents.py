@@ -21,19 +21,18 @@ from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
 from services.fhir.resources import document_reference
 from services.identity.access import SecurityPolicy
-from services.medical_documents import DocumentCore, NotADraft, OpenDraft, SignOutcome
+from services.medical_documents import DocumentKindService, NotADraft, OpenDraft, SignOutcome
 from services.pdf import PdfSection, render_pdf
-from services.prescriptions import PDF, PatientNotYours
+from services.prescriptions import PDF
 from services.reference.icd10 import Icd10, default_icd10
 from services.signing.documents import DocumentSigner
 from services.uow import UnitOfWork
 from storage.crypto import BlindIndex, FieldCipher
-from storage.models.medical_document import BY_DOCTOR, DOCUMENT, DRAFT
+from storage.models.medical_document import DOCUMENT
 from storage.repositories.clinics import ClinicRepository
 from storage.repositories.doctors import DoctorRepository
 from storage.repositories.document_templates import DocumentTemplateRepository
 from storage.repositories.medical_documents import DocumentRecord
-from storage.repositories.patients import PatientRepository
 
 
 def default_templates() -> list[dict[str, Any]]:
@@ -68,7 +67,10 @@ class _Blank(dict[str, str]):
         return "—"
 
 
-class ClinicalDocumentService:
+class ClinicalDocumentService(DocumentKindService):
+    KIND = DOCUMENT
+    OPERATION = "document"
+
     def __init__(
         self,
         uow: UnitOfWork,
@@ -78,61 +80,30 @@ class ClinicalDocumentService:
         policy: SecurityPolicy | None = None,
         icd10: Icd10 | None = None,
     ) -> None:
-        self._core = DocumentCore(uow, cipher, signer, policy)
-        self._uow = uow
-        self._cipher = cipher
-        self._index = index
+        super().__init__(uow, cipher, index, signer, policy)
         self._icd10 = icd10 or default_icd10()
 
     async def templates(self, telegram_user_id: int, patient_id: int) -> list[TemplateChoice]:
         scope = await self._core.scope(telegram_user_id, "document_templates")
-        patient = await PatientRepository(self._uow.session, self._cipher, self._index).get(patient_id)
-        if patient is None or patient.clinic_id not in scope.clinic_ids:
-            await AuditService(self._uow).record(doctor_actor(scope.doctor_id), "document_start", "patient",
-                                                 patient_id, "denied")
-            await self._uow.commit()
-            raise PatientNotYours()
+        patient = await self._own_patient(scope, patient_id, "document_start")
         rows = await DocumentTemplateRepository(self._uow.session).for_clinic(patient.clinic_id, defaults=default_templates())
         await self._uow.commit()
         return [TemplateChoice(row.id, row.title) for row in rows]
 
     async def start(self, telegram_user_id: int, patient_id: int, template_id: int) -> int:
         scope = await self._core.scope(telegram_user_id, "document_start")
-        patient = await PatientRepository(self._uow.session, self._cipher, self._index).get(patient_id)
+        patient = await self._own_patient(scope, patient_id, "document_start")
         template = await DocumentTemplateRepository(self._uow.session).get(template_id)
-        if patient is None or patient.clinic_id not in scope.clinic_ids:
-            await AuditService(self._uow).record(doctor_actor(scope.doctor_id), "document_start", "patient",
-                                                 patient_id, "denied")
-            await self._uow.commit()
-            raise PatientNotYours()
         if template is None or template.clinic_id not in (None, patient.clinic_id):
             raise DomainError(N_("This template is not available for the patient's clinic."))
         draft = {"code": template.code, "title": template.title, "fields": template.fields, "body": template.body,
                  "values": {}}
-        record = await self._core.documents.add(
-            kind=DOCUMENT, doctor_id=scope.doctor_id, clinic_id=patient.clinic_id, patient_id=patient.id,
-            author=BY_DOCTOR, draft=draft, step="0",
-        )
-        assert record is not None
-        await AuditService(self._uow).record(doctor_actor(scope.doctor_id), "document_start", "medical_document",
-                                             record.id)
-        await self._uow.commit()
-        return record.id
+        return await self._start_draft(scope, patient, draft, "0")
 
     async def open(self, telegram_user_id: int) -> list[OpenDraft]:
         """Unfinished documents to continue (the template's title)."""
         drafts = await self._core.open_drafts(telegram_user_id, DOCUMENT, "document_open")
         return [OpenDraft(d.id, str(d.draft.get("title") or "") or None, d.step, d.version) for d in drafts]
-
-    async def discard(self, telegram_user_id: int, document_id: int) -> None:
-        await self._core.discard_draft(telegram_user_id, document_id, DOCUMENT, "document_discard")
-
-    async def _draft(self, telegram_user_id: int, document_id: int) -> DocumentRecord:
-        scope = await self._core.scope(telegram_user_id, "document_edit")
-        record = await self._core.own(scope, document_id, "document_edit")
-        if record.kind != DOCUMENT or record.status != DRAFT:
-            raise NotADraft()
-        return record
 
     @staticmethod
     def _question(record: DocumentRecord) -> Question | None:
@@ -145,12 +116,12 @@ class ClinicalDocumentService:
 
     async def question(self, telegram_user_id: int, document_id: int) -> Question | None:
         """The field to fill next; None when every field is filled (time for the preview)."""
-        record = await self._draft(telegram_user_id, document_id)
+        record = await self._edit_draft(telegram_user_id, document_id)
         await self._uow.commit()
         return self._question(record)
 
     async def answer(self, telegram_user_id: int, document_id: int, text: str) -> Question | None:
-        record = await self._draft(telegram_user_id, document_id)
+        record = await self._edit_draft(telegram_user_id, document_id)
         question = self._question(record)
         if question is None:
             return None
@@ -169,25 +140,23 @@ class ClinicalDocumentService:
         draft = dict(record.draft)
         draft["values"] = {**draft["values"], str(field["key"]): value}
         await self._core.documents.update_draft(document_id, draft, str(question.index + 1))
-        following = self._question(await self._draft(telegram_user_id, document_id))
+        following = self._question(await self._edit_draft(telegram_user_id, document_id))
         # Committed before returning: the handler's state write uses another connection.
         await self._uow.commit()
         return following
 
     async def back(self, telegram_user_id: int, document_id: int) -> Question | None:
-        record = await self._draft(telegram_user_id, document_id)
+        record = await self._edit_draft(telegram_user_id, document_id)
         step = max(int(record.step or 0) - 1, 0)
         if not await self._core.documents.update_draft(document_id, record.draft, str(step)):
             raise NotADraft()
-        following = self._question(await self._draft(telegram_user_id, document_id))
+        following = self._question(await self._edit_draft(telegram_user_id, document_id))
         await self._uow.commit()
         return following
 
     async def _text(self, record: DocumentRecord) -> tuple[str, str, str]:
         """(clinic name, doctor line, body text) with the patient's full name: the document is theirs."""
-        patient = None
-        if record.patient_id is not None:
-            patient = await PatientRepository(self._uow.session, self._cipher, self._index).get(record.patient_id)
+        patient = await self._patient(record)
         clinic = await ClinicRepository(self._uow.session).get(record.clinic_id)
         doctor = await DoctorRepository(self._uow.session).get(record.doctor_id)
         assert clinic is not None and doctor is not None
@@ -218,28 +187,18 @@ class ClinicalDocumentService:
 
     async def sign(self, telegram_user_id: int, document_id: int, pin: str) -> tuple[SignOutcome, bytes, str]:
         """Sign the PDF with the PIN; returns the stored PDF and a file name to send it under."""
-        await self._core.access.verify_pin(telegram_user_id, pin)
-        scope = await self._core.scope(telegram_user_id, "document_sign")
-        record = await self._core.own(scope, document_id, "document_sign")
-        if record.kind != DOCUMENT:
-            raise NotADraft()
-        if record.status == DRAFT and self._question(record) is not None:
-            raise DomainError(N_("The document is not complete yet: answer every question first."))
-        outcome = await self._core.sign(scope, record, self._render, "document_sign")
-        await self._uow.commit()
+        outcome = await self._sign(telegram_user_id, document_id, pin)
         stored = await self._core.documents.get(document_id)
         assert stored is not None and stored.content is not None
         return outcome, stored.content, f"{stored.draft['code']}-{document_id}.pdf"
 
-    async def correct(self, telegram_user_id: int, document_id: int) -> int:
-        """A new version of a signed document with the same answers, opened at the preview."""
-        scope = await self._core.scope(telegram_user_id, "document_correct")
-        record = await self._core.own(scope, document_id, "document_correct")
-        if record.kind != DOCUMENT:
-            raise NotADraft()
-        created = await self._core.new_version(scope, record, str(len(record.draft["fields"])))
-        await self._uow.commit()
-        return created.id
+    def _check_complete(self, record: DocumentRecord) -> None:
+        if self._question(record) is not None:
+            raise DomainError(N_("The document is not complete yet: answer every question first."))
+
+    def _correction_step(self, record: DocumentRecord) -> str:
+        # A document has no "review" step: past the last field is its preview.
+        return str(len(record.draft["fields"]))
 
     async def _render(self, record: DocumentRecord, signed_at: datetime) -> tuple[bytes, str]:
         clinic_name, doctor_line, body = await self._text(record)

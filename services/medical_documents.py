@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
@@ -19,11 +20,12 @@ from services.reference.drugs import default_drugs
 from services.signing.documents import DocumentSigner, sha256_hex, verify_detached
 from services.signing.errors import SignerUnavailable
 from services.uow import UnitOfWork
-from storage.crypto import FieldCipher
+from storage.crypto import BlindIndex, FieldCipher
 from storage.models.clinic_role import Role
 from storage.models.medical_document import BY_DOCTOR, DRAFT, SIGNED
 from storage.repositories.clinic_roles import ClinicRoleRepository
 from storage.repositories.medical_documents import DocumentRecord, MedicalDocumentRepository, SignedContent
+from storage.repositories.patients import PatientRecord, PatientRepository
 
 
 class DocumentNotFound(DomainError):
@@ -34,6 +36,11 @@ class DocumentNotFound(DomainError):
 class SigningServiceDown(DomainError):
     def __init__(self) -> None:
         super().__init__(N_("The signing service is not answering. The draft is kept: try signing again later."))
+
+
+class PatientNotYours(DomainError):
+    def __init__(self) -> None:
+        super().__init__(N_("This patient is not among your clinics' patients."))
 
 
 class NotADraft(DomainError):
@@ -207,6 +214,132 @@ class DocumentCore:
             doctor_actor(scope.doctor_id), "document_correct", "medical_document", record.id, "ok", new=created.id
         )
         return created
+
+
+class DocumentKindService:
+    """One kind of document (prescription, referral, clinical document) built step by step by the doctor.
+
+    The three services share everything around their own steps: the doctor's own patient, a new
+    draft, the own draft, signing with the PIN and a correction. Audit operations are named
+    ``{OPERATION}_start``, ``{OPERATION}_edit``, ``{OPERATION}_sign`` … after the kind.
+    """
+
+    KIND: ClassVar[str]
+    OPERATION: ClassVar[str]
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        cipher: FieldCipher,
+        index: BlindIndex,
+        signer: DocumentSigner,
+        policy: SecurityPolicy | None = None,
+    ) -> None:
+        self._core = DocumentCore(uow, cipher, signer, policy)
+        self._uow = uow
+        self._cipher = cipher
+        self._index = index
+
+    @property
+    def _patients(self) -> PatientRepository:
+        return PatientRepository(self._uow.session, self._cipher, self._index)
+
+    async def _patient(self, record: DocumentRecord) -> PatientRecord | None:
+        if record.patient_id is None:
+            return None
+        return await self._patients.get(record.patient_id)
+
+    async def _own_patient(self, scope: DoctorScope, patient_id: int, operation: str) -> PatientRecord:
+        """A patient of the doctor's clinics; another's is denied and audited."""
+        patient = await self._patients.get(patient_id)
+        if patient is None or patient.clinic_id not in scope.clinic_ids:
+            await AuditService(self._uow).record(
+                doctor_actor(scope.doctor_id), operation, "patient", patient_id, "denied"
+            )
+            await self._uow.commit()
+            raise PatientNotYours()
+        return patient
+
+    async def _start_draft(self, scope: DoctorScope, patient: PatientRecord, draft: dict[str, Any], step: str) -> int:
+        record = await self._core.documents.add(
+            kind=self.KIND, doctor_id=scope.doctor_id, clinic_id=patient.clinic_id, patient_id=patient.id,
+            author=BY_DOCTOR, draft=draft, step=step,
+        )
+        assert record is not None
+        await AuditService(self._uow).record(
+            doctor_actor(scope.doctor_id), f"{self.OPERATION}_start", "medical_document", record.id
+        )
+        await self._uow.commit()
+        return record.id
+
+    async def _own_of_kind(self, scope: DoctorScope, document_id: int, operation: str) -> DocumentRecord:
+        """The doctor's document of this kind (any status); another kind's id is refused."""
+        record = await self._core.own(scope, document_id, operation)
+        if record.kind != self.KIND:
+            raise NotADraft()
+        return record
+
+    async def _own_draft(self, scope: DoctorScope, document_id: int, operation: str) -> DocumentRecord:
+        record = await self._own_of_kind(scope, document_id, operation)
+        if record.status != DRAFT:
+            raise NotADraft()
+        return record
+
+    async def _edit_draft(self, telegram_user_id: int, document_id: int) -> DocumentRecord:
+        operation = f"{self.OPERATION}_edit"
+        scope = await self._core.scope(telegram_user_id, operation)
+        return await self._own_draft(scope, document_id, operation)
+
+    async def _update(self, telegram_user_id: int, document_id: int, changes: dict[str, Any], step: str) -> None:
+        record = await self._edit_draft(telegram_user_id, document_id)
+        if not await self._core.documents.update_draft(document_id, {**record.draft, **changes}, step):
+            raise NotADraft()
+        await self._uow.commit()
+
+    async def _step_back(self, telegram_user_id: int, document_id: int, steps: tuple[str, ...]) -> str:
+        """«Назад»: one step up the kind's list of steps (an unknown step goes to the first)."""
+        record = await self._edit_draft(telegram_user_id, document_id)
+        index = steps.index(record.step) if record.step in steps else 0
+        step = steps[max(index - 1, 0)]
+        if not await self._core.documents.update_draft(document_id, record.draft, step):
+            raise NotADraft()
+        await self._uow.commit()
+        return step
+
+    async def discard(self, telegram_user_id: int, document_id: int) -> None:
+        await self._core.discard_draft(telegram_user_id, document_id, self.KIND, f"{self.OPERATION}_discard")
+
+    def _check_complete(self, record: DocumentRecord) -> None:
+        """Raise if the draft may not be signed yet (each kind knows its required fields)."""
+        raise NotImplementedError
+
+    async def _render(self, record: DocumentRecord, signed_at: datetime) -> tuple[bytes, str]:
+        """The exact bytes to sign and their content type."""
+        raise NotImplementedError
+
+    async def _sign(self, telegram_user_id: int, document_id: int, pin: str) -> SignOutcome:
+        """Check the PIN (wrong / locked raise, audited), then sign once; a repeat signs nothing."""
+        operation = f"{self.OPERATION}_sign"
+        await self._core.access.verify_pin(telegram_user_id, pin)
+        scope = await self._core.scope(telegram_user_id, operation)
+        record = await self._own_of_kind(scope, document_id, operation)
+        if record.status == DRAFT:
+            self._check_complete(record)
+        outcome = await self._core.sign(scope, record, self._render, operation)
+        await self._uow.commit()
+        return outcome
+
+    def _correction_step(self, record: DocumentRecord) -> str:
+        """Where a correction opens: the review, with the signed version's answers."""
+        return "review"
+
+    async def correct(self, telegram_user_id: int, document_id: int) -> int:
+        """A new version of a signed document, opened at the review; the signed one stays."""
+        scope = await self._core.scope(telegram_user_id, "document_correct")
+        record = await self._own_of_kind(scope, document_id, "document_correct")
+        created = await self._core.new_version(scope, record, self._correction_step(record))
+        await self._uow.commit()
+        return created.id
 
 
 def verify_record(record: DocumentRecord) -> Verification:

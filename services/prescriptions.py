@@ -19,7 +19,7 @@ from services.dosing import course_quantity, parse_days, parse_dose, parse_quant
 from services.errors import N_, DomainError
 from services.fhir.resources import ROUTES, medication_request
 from services.identity.access import SecurityPolicy
-from services.medical_documents import DoctorScope, DocumentCore, NotADraft, SignOutcome
+from services.medical_documents import DocumentCore, DocumentKindService, SignOutcome
 from services.patients import full_years, initials
 from services.pdf import PdfSection, render_pdf
 from services.reference.drugs import MAX_MATCHES, Drug, DrugReference, default_drugs
@@ -31,18 +31,13 @@ from storage.models.medical_document import BY_DOCTOR, DRAFT, PRESCRIPTION
 from storage.repositories.clinics import ClinicRepository
 from storage.repositories.doctors import DoctorRepository
 from storage.repositories.medical_documents import DocumentRecord
-from storage.repositories.patients import PatientRecord, PatientRepository
+from storage.repositories.patients import PatientRecord
 
 # The conversation's steps in order; «Назад» goes one step up this list.
 STEPS = ("drug", "dose", "frequency", "duration", "route", "quantity", "validity", "consent", "review")
 FHIR_JSON = "application/fhir+json"
 PDF = "application/pdf"
 DEFAULT_ROUTE = {"доза": "inhalation", "ЕД": "sc"}
-
-
-class PatientNotYours(DomainError):
-    def __init__(self) -> None:
-        super().__init__(N_("This patient is not among your clinics' patients."))
 
 
 class NoDrugFound(DomainError):
@@ -103,7 +98,10 @@ class DraftSummary:
     version: int
 
 
-class PrescriptionService:
+class PrescriptionService(DocumentKindService):
+    KIND = PRESCRIPTION
+    OPERATION = "prescription"
+
     def __init__(
         self,
         uow: UnitOfWork,
@@ -113,10 +111,7 @@ class PrescriptionService:
         policy: SecurityPolicy | None = None,
         drugs: DrugReference | None = None,
     ) -> None:
-        self._core = DocumentCore(uow, cipher, signer, policy)
-        self._uow = uow
-        self._cipher = cipher
-        self._index = index
+        super().__init__(uow, cipher, index, signer, policy)
         self._drugs = drugs or default_drugs()
 
     @property
@@ -128,15 +123,14 @@ class PrescriptionService:
         return self._drugs
 
     async def patient(self, patient_id: int) -> PatientRecord | None:
-        return await PatientRepository(self._uow.session, self._cipher, self._index).get(patient_id)
+        return await self._patients.get(patient_id)
 
     async def patient_of(self, record: DocumentRecord) -> PatientRecord | None:
         return await self._patient(record)
 
     async def patients_of(self, records: Sequence[DocumentRecord]) -> dict[int, PatientRecord]:
         """The patients of these documents, by id, in one query."""
-        repository = PatientRepository(self._uow.session, self._cipher, self._index)
-        return await repository.get_many({r.patient_id for r in records if r.patient_id is not None})
+        return await self._patients.get_many({r.patient_id for r in records if r.patient_id is not None})
 
     def build_review(
         self, record: DocumentRecord, patient: PatientRecord | None, previous: DocumentRecord | None
@@ -167,70 +161,23 @@ class PrescriptionService:
     async def start(self, telegram_user_id: int, patient_id: int) -> int:
         """A new draft for one of the doctor's clinics' patients; another's is denied and audited."""
         scope = await self._core.scope(telegram_user_id, "prescription_start")
-        patient = await PatientRepository(self._uow.session, self._cipher, self._index).get(patient_id)
-        if patient is None or patient.clinic_id not in scope.clinic_ids:
-            await AuditService(self._uow).record(
-                doctor_actor(scope.doctor_id), "prescription_start", "patient", patient_id, "denied"
-            )
-            await self._uow.commit()
-            raise PatientNotYours()
-        record = await self._core.documents.add(
-            kind=PRESCRIPTION,
-            doctor_id=scope.doctor_id,
-            clinic_id=patient.clinic_id,
-            patient_id=patient.id,
-            author=BY_DOCTOR,
-            draft={},
-            step="drug",
-        )
-        assert record is not None
-        await AuditService(self._uow).record(
-            doctor_actor(scope.doctor_id), "prescription_start", "medical_document", record.id
-        )
-        await self._uow.commit()
-        return record.id
+        patient = await self._own_patient(scope, patient_id, "prescription_start")
+        return await self._start_draft(scope, patient, {}, "drug")
 
     async def resume(self, telegram_user_id: int, document_id: int) -> str:
         """The step to continue a draft at."""
         scope = await self._core.scope(telegram_user_id, "prescription_resume")
-        record = await self._draft(scope, document_id, "prescription_resume")
+        record = await self._own_draft(scope, document_id, "prescription_resume")
         await self._uow.commit()
         return record.step or "drug"
 
-    async def discard(self, telegram_user_id: int, document_id: int) -> None:
-        await self._core.discard_draft(telegram_user_id, document_id, PRESCRIPTION, "prescription_discard")
-
-    async def _draft(self, scope: DoctorScope, document_id: int, operation: str) -> DocumentRecord:
-        record = await self._core.own(scope, document_id, operation)
-        if record.kind != PRESCRIPTION:
-            raise NotADraft()
-        if record.status != DRAFT:
-            raise NotADraft()
-        return record
-
-    async def _update(self, telegram_user_id: int, document_id: int, changes: dict[str, Any], step: str) -> None:
-        scope = await self._core.scope(telegram_user_id, "prescription_edit")
-        record = await self._draft(scope, document_id, "prescription_edit")
-        draft = {**record.draft, **changes}
-        if not await self._core.documents.update_draft(document_id, draft, step):
-            raise NotADraft()
-        await self._uow.commit()
-
     async def back(self, telegram_user_id: int, document_id: int) -> str:
-        scope = await self._core.scope(telegram_user_id, "prescription_edit")
-        record = await self._draft(scope, document_id, "prescription_edit")
-        index = STEPS.index(record.step) if record.step in STEPS else 0
-        step = STEPS[max(index - 1, 0)]
-        if not await self._core.documents.update_draft(document_id, record.draft, step):
-            raise NotADraft()
-        await self._uow.commit()
-        return step
+        return await self._step_back(telegram_user_id, document_id, STEPS)
 
     # --- the steps ----------------------------------------------------------------------------------
 
     async def find_drugs(self, telegram_user_id: int, document_id: int, query: str) -> list[Drug]:
-        scope = await self._core.scope(telegram_user_id, "prescription_edit")
-        await self._draft(scope, document_id, "prescription_edit")
+        await self._edit_draft(telegram_user_id, document_id)
         await self._uow.commit()
         found = self._drugs.search(query)
         if not found:
@@ -305,9 +252,7 @@ class PrescriptionService:
 
     async def review(self, telegram_user_id: int, document_id: int) -> Review:
         scope = await self._core.scope(telegram_user_id, "prescription_view")
-        record = await self._core.own(scope, document_id, "prescription_view")
-        if record.kind != PRESCRIPTION:
-            raise NotADraft()
+        record = await self._own_of_kind(scope, document_id, "prescription_view")
         previous = None
         if record.previous_id is not None:
             previous = await self._core.documents.get(record.previous_id)
@@ -352,17 +297,7 @@ class PrescriptionService:
         return f"{name}, {full_years(patient.birth_date, datetime.now(UTC).date())}"
 
     async def sign(self, telegram_user_id: int, document_id: int, pin: str) -> SignOutcome:
-        """Check the PIN (wrong / locked raise, audited), then sign once; a repeat signs nothing."""
-        await self._core.access.verify_pin(telegram_user_id, pin)
-        scope = await self._core.scope(telegram_user_id, "prescription_sign")
-        record = await self._core.own(scope, document_id, "prescription_sign")
-        if record.kind != PRESCRIPTION:
-            raise NotADraft()
-        if record.status == DRAFT:
-            self._check_complete(record)
-        outcome = await self._core.sign(scope, record, self._render, "prescription_sign")
-        await self._uow.commit()
-        return outcome
+        return await self._sign(telegram_user_id, document_id, pin)
 
     def _check_complete(self, record: DocumentRecord) -> None:
         needed = ("drug", "dose", "times_per_day", "days", "route", "quantity", "validity_days")
@@ -391,21 +326,10 @@ class PrescriptionService:
         )
         return canonical_json(resource).encode("utf-8"), FHIR_JSON
 
-    async def correct(self, telegram_user_id: int, document_id: int) -> int:
-        """A new version of a signed prescription, opened at the review; the signed one stays."""
-        scope = await self._core.scope(telegram_user_id, "document_correct")
-        record = await self._core.own(scope, document_id, "document_correct")
-        if record.kind != PRESCRIPTION:
-            raise NotADraft()
-        created = await self._core.new_version(scope, record, "review")
-        await self._uow.commit()
-        return created.id
-
     # --- helpers ------------------------------------------------------------------------------------
 
     async def _peek(self, telegram_user_id: int, document_id: int) -> DocumentRecord:
-        scope = await self._core.scope(telegram_user_id, "prescription_edit")
-        record = await self._draft(scope, document_id, "prescription_edit")
+        record = await self._edit_draft(telegram_user_id, document_id)
         # The idle anchor moved: commit, so no write transaction stays open while the handler
         # writes the conversation state through another connection.
         await self._uow.commit()
@@ -417,17 +341,12 @@ class PrescriptionService:
             raise DomainError(N_("Choose the drug first."))
         return drug
 
-    async def _patient(self, record: DocumentRecord) -> PatientRecord | None:
-        if record.patient_id is None:
-            return None
-        return await PatientRepository(self._uow.session, self._cipher, self._index).get(record.patient_id)
-
     async def _paper_form(
         self, telegram_user_id: int, document_id: int, drug: Drug, draft: dict[str, Any] | None = None
     ) -> PaperOnly:
         """A printable form with what is known filled in; the draft is closed (nothing is signed)."""
         scope = await self._core.scope(telegram_user_id, "prescription_paper")
-        record = await self._draft(scope, document_id, "prescription_paper")
+        record = await self._own_draft(scope, document_id, "prescription_paper")
         patient = await self._patient(record)
         doctor = await DoctorRepository(self._uow.session).get(scope.doctor_id)
         clinic = await ClinicRepository(self._uow.session).get(record.clinic_id)

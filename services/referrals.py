@@ -8,22 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from services.audit import AuditService, doctor_actor
 from services.errors import N_, DomainError
 from services.fhir.resources import PRIORITIES, REFERRAL_KINDS, service_request
 from services.identity.access import SecurityPolicy
-from services.medical_documents import DoctorScope, DocumentCore, NotADraft, OpenDraft, SignOutcome
-from services.prescriptions import FHIR_JSON, PatientNotYours, PrescriptionService
+from services.medical_documents import DocumentKindService, OpenDraft, SignOutcome
+from services.prescriptions import FHIR_JSON, PrescriptionService
 from services.reference.icd10 import Diagnosis, Icd10, default_icd10
 from services.signing.documents import DocumentSigner
 from services.uow import UnitOfWork
 from storage.crypto import BlindIndex, FieldCipher
 from storage.models import canonical_json
-from storage.models.medical_document import BY_DOCTOR, DRAFT, REFERRAL
+from storage.models.medical_document import REFERRAL
 from storage.repositories.medical_documents import DocumentRecord
-from storage.repositories.patients import PatientRepository
 
 STEPS = ("kind", "service", "diagnosis", "priority", "justification", "review")
 MIN_TEXT, MAX_SERVICE, MAX_JUSTIFICATION = 3, 200, 1000
@@ -53,7 +51,10 @@ class ReferralReview:
     justification: str
 
 
-class ReferralService:
+class ReferralService(DocumentKindService):
+    KIND = REFERRAL
+    OPERATION = "referral"
+
     def __init__(
         self,
         uow: UnitOfWork,
@@ -63,30 +64,13 @@ class ReferralService:
         policy: SecurityPolicy | None = None,
         icd10: Icd10 | None = None,
     ) -> None:
-        self._core = DocumentCore(uow, cipher, signer, policy)
-        self._uow = uow
-        self._cipher = cipher
-        self._index = index
+        super().__init__(uow, cipher, index, signer, policy)
         self._icd10 = icd10 or default_icd10()
 
     async def start(self, telegram_user_id: int, patient_id: int) -> int:
         scope = await self._core.scope(telegram_user_id, "referral_start")
-        patient = await PatientRepository(self._uow.session, self._cipher, self._index).get(patient_id)
-        if patient is None or patient.clinic_id not in scope.clinic_ids:
-            await AuditService(self._uow).record(
-                doctor_actor(scope.doctor_id), "referral_start", "patient", patient_id, "denied"
-            )
-            await self._uow.commit()
-            raise PatientNotYours()
-        record = await self._core.documents.add(
-            kind=REFERRAL, doctor_id=scope.doctor_id, clinic_id=patient.clinic_id, patient_id=patient.id,
-            author=BY_DOCTOR, draft={}, step="kind",
-        )
-        assert record is not None
-        await AuditService(self._uow).record(doctor_actor(scope.doctor_id), "referral_start", "medical_document",
-                                             record.id)
-        await self._uow.commit()
-        return record.id
+        patient = await self._own_patient(scope, patient_id, "referral_start")
+        return await self._start_draft(scope, patient, {}, "kind")
 
     async def open(self, telegram_user_id: int) -> list[OpenDraft]:
         """Unfinished referrals to continue (the receiving service as the title)."""
@@ -95,34 +79,12 @@ class ReferralService:
 
     async def resume(self, telegram_user_id: int, document_id: int) -> str:
         """The step to continue a draft at (it survives restarts: the step is on the row)."""
-        _scope, record = await self._draft(telegram_user_id, document_id)
+        record = await self._edit_draft(telegram_user_id, document_id)
         await self._uow.commit()
         return record.step if record.step in STEPS else "kind"
 
-    async def discard(self, telegram_user_id: int, document_id: int) -> None:
-        await self._core.discard_draft(telegram_user_id, document_id, REFERRAL, "referral_discard")
-
-    async def _draft(self, telegram_user_id: int, document_id: int) -> tuple[DoctorScope, DocumentRecord]:
-        scope = await self._core.scope(telegram_user_id, "referral_edit")
-        record = await self._core.own(scope, document_id, "referral_edit")
-        if record.kind != REFERRAL or record.status != DRAFT:
-            raise NotADraft()
-        return scope, record
-
-    async def _update(self, telegram_user_id: int, document_id: int, changes: dict[str, Any], step: str) -> None:
-        _scope, record = await self._draft(telegram_user_id, document_id)
-        if not await self._core.documents.update_draft(document_id, {**record.draft, **changes}, step):
-            raise NotADraft()
-        await self._uow.commit()
-
     async def back(self, telegram_user_id: int, document_id: int) -> str:
-        _scope, record = await self._draft(telegram_user_id, document_id)
-        index = STEPS.index(record.step) if record.step in STEPS else 0
-        step = STEPS[max(index - 1, 0)]
-        if not await self._core.documents.update_draft(document_id, record.draft, step):
-            raise NotADraft()
-        await self._uow.commit()
-        return step
+        return await self._step_back(telegram_user_id, document_id, STEPS)
 
     async def set_kind(self, telegram_user_id: int, document_id: int, kind: str) -> None:
         if kind not in REFERRAL_KINDS:
@@ -169,12 +131,8 @@ class ReferralService:
 
     async def review(self, telegram_user_id: int, document_id: int) -> ReferralReview:
         scope = await self._core.scope(telegram_user_id, "referral_view")
-        record = await self._core.own(scope, document_id, "referral_view")
-        if record.kind != REFERRAL:
-            raise NotADraft()
-        patient = None
-        if record.patient_id is not None:
-            patient = await PatientRepository(self._uow.session, self._cipher, self._index).get(record.patient_id)
+        record = await self._own_of_kind(scope, document_id, "referral_view")
+        patient = await self._patient(record)
         await AuditService(self._uow).record(doctor_actor(scope.doctor_id), "referral_view", "medical_document",
                                              document_id)
         await self._uow.commit()
@@ -193,18 +151,11 @@ class ReferralService:
         )
 
     async def sign(self, telegram_user_id: int, document_id: int, pin: str) -> SignOutcome:
-        await self._core.access.verify_pin(telegram_user_id, pin)
-        scope = await self._core.scope(telegram_user_id, "referral_sign")
-        record = await self._core.own(scope, document_id, "referral_sign")
-        if record.kind != REFERRAL:
-            raise NotADraft()
-        if record.status == DRAFT and any(
-            k not in record.draft for k in ("kind", "service", "diagnosis", "priority", "justification")
-        ):
+        return await self._sign(telegram_user_id, document_id, pin)
+
+    def _check_complete(self, record: DocumentRecord) -> None:
+        if any(k not in record.draft for k in ("kind", "service", "diagnosis", "priority", "justification")):
             raise DomainError(N_("The referral is not complete yet: finish the steps first."))
-        outcome = await self._core.sign(scope, record, self._render, "referral_sign")
-        await self._uow.commit()
-        return outcome
 
     async def _render(self, record: DocumentRecord, signed_at: datetime) -> tuple[bytes, str]:
         assert record.patient_id is not None
@@ -216,13 +167,3 @@ class ReferralService:
             diagnosis_name=diagnosis.name, authored=signed_at,
         )
         return canonical_json(resource).encode("utf-8"), FHIR_JSON
-
-    async def correct(self, telegram_user_id: int, document_id: int) -> int:
-        """A new version of a signed referral, opened at the review; the signed one stays."""
-        scope = await self._core.scope(telegram_user_id, "document_correct")
-        record = await self._core.own(scope, document_id, "document_correct")
-        if record.kind != REFERRAL:
-            raise NotADraft()
-        created = await self._core.new_version(scope, record, "review")
-        await self._uow.commit()
-        return created.id
