@@ -141,19 +141,18 @@ class RedisChangeEpochs(ChangeEpochs):
             self._pending |= keys
             logger.warning("could not publish %d change keys to Redis; will retry", len(keys))
 
-    async def _run_id(self) -> str | None:
-        run_key = self._prefix + "run"
-        await self._redis.set(run_key, secrets.token_hex(8), nx=True)
-        value = await self._redis.get(run_key)
-        return value.decode() if isinstance(value, bytes) else value
-
     async def begin(self) -> int | None:
+        # One round trip: the run id (made if Redis has none yet) and the sequence.
+        run_key = self._prefix + "run"
         try:
-            run = await self._run_id()
-            sequence = await self._redis.get(self._prefix + "sequence")
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(run_key, secrets.token_hex(8), nx=True)
+                pipe.get(run_key)
+                pipe.get(self._prefix + "sequence")
+                _, run, sequence = await pipe.execute()
         except RedisError:
             return None
-        self._run = run
+        self._run = run.decode() if isinstance(run, bytes) else run
         return int(sequence or 0)
 
     async def unchanged(self, keys: Sequence[str], since: int) -> bool:

@@ -161,14 +161,22 @@ def parse_task(task: Any) -> Incoming:
     )
 
 
-def answer(task: dict[str, Any], request: ChangeRequest, now: datetime) -> dict[str, Any]:
-    """The Task updated with the doctor's decision (the resource as read, with status and why)."""
-    status, why = ANSWERS[request.status]
+def with_status(task: dict[str, Any], status: str, now: datetime, reason: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Task as read, moved to ``status`` (why in ``statusReason``); what the server keeps
+    (``meta``) and an earlier answer are left out."""
     updated = {key: value for key, value in task.items() if key not in ("statusReason", "output", "meta")}
     updated["status"] = status
     updated["lastModified"] = now.isoformat()
-    if why is not None:
-        updated["statusReason"] = {"coding": [{"system": ANSWER_SYSTEM, "code": why}]}
+    if reason is not None:
+        updated["statusReason"] = reason
+    return updated
+
+
+def answer(task: dict[str, Any], request: ChangeRequest, now: datetime) -> dict[str, Any]:
+    """The Task updated with the doctor's decision (the resource as read, with status and why)."""
+    status, why = ANSWERS[request.status]
+    reason = {"coding": [{"system": ANSWER_SYSTEM, "code": why}]} if why is not None else None
+    updated = with_status(task, status, now, reason)
     if request.status == REQUEST_COUNTERED and request.countered_starts_at and request.countered_ends_at:
         updated["output"] = [
             {
@@ -314,12 +322,7 @@ class ClinicRequestSync:
         return task
 
     async def _put(self, task: dict[str, Any], status: str, why: str | None) -> None:
-        updated = {key: value for key, value in task.items() if key not in ("statusReason", "meta")}
-        updated["status"] = status
-        updated["lastModified"] = self._clock().isoformat()
-        if why is not None:
-            updated["statusReason"] = {"text": why}
-        await self._send(updated)
+        await self._send(with_status(task, status, self._clock(), {"text": why} if why is not None else None))
 
     async def _send(self, task: dict[str, Any]) -> None:
         url = self._fhir.url(f"/Task/{task['id']}")
